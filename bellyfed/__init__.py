@@ -1,0 +1,58 @@
+"""Bellyfed: a dish-first restaurant guide."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from bellyfed.config import load_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Flask app; ``config`` overrides what the environment says (tests use it)."""
+    app = Flask(
+        __name__,
+        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    app.config.from_mapping(load_config())
+    if config:
+        app.config.from_mapping(config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extension objects and the Celery app to this Flask app."""
+    import bellyfed.all_models  # noqa: F401  (the metadata must be complete before migrations run)
+    from bellyfed import accounts
+    from bellyfed.extensions import db, migrate
+    from bellyfed.queue import celery_init_app
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
+    accounts.init_app(app)
+    celery_init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach each feature's blueprint."""
+    from bellyfed.ops import bp as ops_bp
+    from bellyfed.restaurants import bp as restaurants_bp
+
+    app.register_blueprint(ops_bp)
+    app.register_blueprint(restaurants_bp)
+
+
+def register_commands(app: Flask) -> None:
+    """Attach the ``flask`` CLI groups."""
+    from bellyfed.demo.commands import demo_cli
+
+    app.cli.add_command(demo_cli)

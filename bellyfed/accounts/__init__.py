@@ -1,0 +1,21 @@
+"""Accounts: users, profiles, preferences and sign-in."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from bellyfed.extensions import db, login_manager
+
+
+def init_app(app: Flask) -> None:
+    """Wire Flask-Login to the users table."""
+    login_manager.init_app(app)
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from bellyfed.accounts.models import User
+
+        if not user_id.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.is_active else None

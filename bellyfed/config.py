@@ -1,0 +1,104 @@
+"""Configuration read from the environment, with safe local defaults.
+
+Every setting has a development default so a fresh clone runs on local services; production
+(``BELLYFED_ENV=production``) refuses to start when a secret or the database URL is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+ENVIRONMENTS = ("development", "test", "production")
+DEV_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused in production below
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bellyfed"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration cannot run safely in the selected environment."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def engine_options(env: Mapping[str, str]) -> dict[str, Any]:
+    """SQLAlchemy pool settings, chosen on purpose (see docs/architecture.md#connection-pooling)."""
+    statement_timeout_ms = _int(env, "DB_STATEMENT_TIMEOUT_MS", 15_000)
+    return {
+        # Per process: gunicorn runs WEB_CONCURRENCY processes, each with its own pool.
+        "pool_size": _int(env, "DB_POOL_SIZE", 5),
+        "max_overflow": _int(env, "DB_MAX_OVERFLOW", 5),
+        # Wait at most this long for a free connection, then fail the request instead of piling up.
+        "pool_timeout": _int(env, "DB_POOL_TIMEOUT", 5),
+        # Recycle before server-side idle timeouts (RDS proxies, load balancers) cut connections.
+        "pool_recycle": _int(env, "DB_POOL_RECYCLE", 1800),
+        # A cheap liveness check on checkout so a restarted PostgreSQL costs one retry, not a 500.
+        "pool_pre_ping": True,
+        "connect_args": {
+            "connect_timeout": _int(env, "DB_CONNECT_TIMEOUT", 5),
+            "application_name": env.get("DB_APPLICATION_NAME", "bellyfed"),
+            "options": f"-c statement_timeout={statement_timeout_ms}",
+        },
+    }
+
+
+def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables."""
+    env = os.environ if env is None else env
+    bellyfed_env = env.get("BELLYFED_ENV", "development")
+    if bellyfed_env not in ENVIRONMENTS:
+        raise ConfigError(
+            f"BELLYFED_ENV must be one of {', '.join(ENVIRONMENTS)}, got {bellyfed_env!r}"
+        )
+    production = bellyfed_env == "production"
+    if production:
+        missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not env.get(name)]
+        if missing:
+            raise ConfigError(
+                f"Refusing to start in production without {' and '.join(missing)}: "
+                "set them in the environment."
+            )
+        if env["SECRET_KEY"] == DEV_SECRET_KEY or len(env["SECRET_KEY"]) < 32:
+            X
+
+    redis_url = env.get("REDIS_URL", DEFAULT_REDIS_URL)
+    return {
+        "BELLYFED_ENV": bellyfed_env,
+        "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(env),
+        "SQLALCHEMY_RECORD_QUERIES": False,
+        "REDIS_URL": redis_url,
+        "CELERY": {
+            "broker_url": env.get("CELERY_BROKER_URL", redis_url),
+            # Tasks are idempotent and acknowledged after they finish: a worker that dies mid-task
+            # leaves the message to be redelivered, once the visibility timeout has passed.
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "task_ignore_result": True,
+            "worker_prefetch_multiplier": 1,
+            "broker_connection_retry_on_startup": True,
+            "broker_transport_options": {
+                "visibility_timeout": _int(env, "CELERY_VISIBILITY_TIMEOUT", 3600),
+            },
+        },
+        "AWS_REGION": env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "ap-southeast-1")),
+        # boto3 reads these itself; kept here so the app can show and pass them explicitly.
+        "AWS_ENDPOINT_URL_DYNAMODB": env.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
+        "AWS_ENDPOINT_URL_S3": env.get("AWS_ENDPOINT_URL_S3") or None,
+        "DYNAMODB_TABLE_PREFIX": env.get("DYNAMODB_TABLE_PREFIX", f"bellyfed-{bellyfed_env}-"),
+        "PHOTO_BUCKET": env.get("PHOTO_BUCKET", f"bellyfed-{bellyfed_env}-photos"),
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+    }

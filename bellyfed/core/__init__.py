@@ -1,0 +1,1 @@
+"""Pieces shared by every feature: vocabularies, column mixins, the fragment/page helper."""
