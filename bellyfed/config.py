@@ -68,7 +68,10 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
                 "set them in the environment."
             )
         if env["SECRET_KEY"] == DEV_SECRET_KEY or len(env["SECRET_KEY"]) < 32:
-            X
+            raise ConfigError(
+                "Refusing to start in production: SECRET_KEY must be a random value "
+                "of at least 32 characters."
+            )
 
     redis_url = env.get("REDIS_URL", DEFAULT_REDIS_URL)
     return {
