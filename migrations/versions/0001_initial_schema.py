@@ -31,7 +31,9 @@ END $$;
 CREATE FUNCTION record_dish_price_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO dish_prices (dish_id, price_minor, currency, valid_from)
-    SELECT n.id, n.price_minor, n.currency, now()
+    -- The statement's own updated_at when it set one (bulk loads backdate changes), else now().
+    SELECT n.id, n.price_minor, n.currency,
+           CASE WHEN n.updated_at IS DISTINCT FROM o.updated_at THEN n.updated_at ELSE now() END
     FROM new_dishes n JOIN old_dishes o ON o.id = n.id
     WHERE (n.price_minor, n.currency) IS DISTINCT FROM (o.price_minor, o.currency);
     RETURN NULL;
