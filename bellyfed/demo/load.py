@@ -129,3 +129,4 @@ def _apply_price_changes(conn: psycopg.Connection, world: DemoWorld) -> None:
             "UPDATE dishes d SET price_minor = c.price_minor, updated_at = c.changed_at "
             "FROM demo_price_changes c WHERE d.id = c.dish_id"
         )
+        cur.execute("DROP TABLE demo_price_changes")
