@@ -1,13 +1,4 @@
-"""The Celery worker and beat entry point: ``celery -A worker worker`` / ``celery -A worker beat``.
+"""Celery wiring: ``app`` (the entry point), ``schedule`` (beat), ``tasks`` (thin task functions).
 
-Creating the Flask app here is deliberate: this module is a process entry point, like wsgi.py.
+Importing this package builds nothing; ``worker.app`` creates the Flask and Celery apps.
 """
-
-from bellyfed import create_app
-from worker.schedule import BEAT_SCHEDULE
-
-flask_app = create_app()
-celery_app = flask_app.extensions["celery"]
-celery_app.conf.beat_schedule = BEAT_SCHEDULE
-
-from worker import tasks  # noqa: E402, F401  (registers the tasks with celery_app)

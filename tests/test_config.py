@@ -1,0 +1,99 @@
+"""Configuration: safe local defaults, env overrides, production refuses to start without secrets."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bellyfed import PROJECT_ROOT, create_app
+from bellyfed.config import DEV_SECRET_KEY, ConfigError, load_config
+
+STRONG_KEY = "k" * 48
+PROD_DB = "postgresql+psycopg://app@db.internal:5432/bellyfed"
+
+
+def test_development_defaults_point_at_local_services():
+    config = load_config({})
+    assert config["BELLYFED_ENV"] == "development"
+    assert config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+    assert config["REDIS_URL"] == "redis://127.0.0.1:6379/0"
+    assert config["CELERY"]["broker_url"] == config["REDIS_URL"]
+    assert config["AWS_ENDPOINT_URL_DYNAMODB"] is None
+    assert config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_environment_overrides_defaults():
+    config = load_config({
+        "DATABASE_URL": "postgresql+psycopg://u@h/db", "REDIS_URL": "redis://r:6379/2",
+        "CELERY_BROKER_URL": "redis://b:6379/3", "AWS_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:4566", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:4566",
+    })  # fmt: skip
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
+    assert config["CELERY"]["broker_url"] == "redis://b:6379/3"
+    assert config["AWS_REGION"] == "eu-west-1"
+    assert config["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:4566"
+
+
+def test_pool_is_configured_on_purpose():
+    options = load_config({"DB_POOL_SIZE": "8", "DB_STATEMENT_TIMEOUT_MS": "2500"})[
+        "SQLALCHEMY_ENGINE_OPTIONS"
+    ]
+    assert options["pool_size"] == 8
+    assert options["pool_pre_ping"] is True
+    assert options["pool_timeout"] == 5
+    assert options["connect_args"]["options"] == "-c statement_timeout=2500"
+    assert options["connect_args"]["connect_timeout"] == 5
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_URL": PROD_DB}, "without SECRET_KEY"),
+        ({"SECRET_KEY": STRONG_KEY}, "without DATABASE_URL"),
+        ({}, "without SECRET_KEY and DATABASE_URL"),
+        ({"SECRET_KEY": "", "DATABASE_URL": PROD_DB}, "without SECRET_KEY"),
+        ({"SECRET_KEY": "short", "DATABASE_URL": PROD_DB}, "at least 32 characters"),
+        ({"SECRET_KEY": DEV_SECRET_KEY, "DATABASE_URL": PROD_DB}, "at least 32 characters"),
+    ],
+)
+def test_production_refuses_to_start_without_secrets(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config({"BELLYFED_ENV": "production", **env})
+
+
+def test_production_with_secrets_uses_secure_cookies():
+    config = load_config(
+        {"BELLYFED_ENV": "production", "SECRET_KEY": STRONG_KEY, "DATABASE_URL": PROD_DB}
+    )
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["PREFERRED_URL_SCHEME"] == "https"
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"BELLYFED_ENV": "staging"}, "BELLYFED_ENV must be one of"),
+    ({"DB_POOL_SIZE": "lots"}, "DB_POOL_SIZE must be a whole number"),
+])  # fmt: skip
+def test_bad_settings_are_named(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(env)
+
+
+def test_create_app_refuses_production_without_secrets(monkeypatch):
+    monkeypatch.setenv("BELLYFED_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app()
+
+
+def test_the_wsgi_entry_point_exits_with_a_clear_message_in_production():
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL")}
+    env["BELLYFED_ENV"] = "production"
+    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "bellyfed: Refusing to start in production without SECRET_KEY and DATABASE_URL: "
+        "set them in the environment."
+    )

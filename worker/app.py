@@ -1,0 +1,12 @@
+"""The Celery worker and beat entry point: ``celery -A worker.app worker`` / ``... beat``.
+
+Creating the Flask app here is deliberate: this module is a process entry point, like wsgi.py.
+"""
+
+from bellyfed import create_app
+from worker.schedule import BEAT_SCHEDULE
+
+flask_app = create_app()
+celery_app = flask_app.extensions["celery"]
+celery_app.conf.beat_schedule = BEAT_SCHEDULE
+celery_app.conf.include = ["worker.tasks"]
