@@ -54,5 +54,7 @@ def register_blueprints(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Attach the ``flask`` CLI groups."""
     from bellyfed.demo.commands import demo_cli
+    from bellyfed.ops.commands import ops_cli
 
     app.cli.add_command(demo_cli)
+    app.cli.add_command(ops_cli)

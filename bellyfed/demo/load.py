@@ -52,6 +52,8 @@ def load_demo(conn: psycopg.Connection, size: DemoSize, *, reset: bool = False,
     """
     advance = progress or (lambda n: None)
     with conn.cursor() as cur:
+        # A bulk load legitimately runs longer than the app's per-statement limit.
+        cur.execute("SET LOCAL statement_timeout = 0")
         # Readers carry on; writers (and a second loader) wait until we commit.
         cur.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
             sql.SQL(", ").join(map(sql.Identifier, ALL_TABLES))))  # fmt: skip
