@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, time
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
@@ -12,6 +12,7 @@ from bellyfed.all_models import (
     Comment,
     Cuisine,
     Dish,
+    DishPrice,
     DishType,
     DishVote,
     MenuCategory,
@@ -130,6 +131,18 @@ class DishFactory(Base):
     price_minor = 1200
     currency = "MYR"
     dietary_tags = factory.LazyFunction(list)
+
+
+class DishPriceFactory(Base):
+    """A past price; current prices are recorded by the database trigger."""
+
+    class Meta:
+        model = DishPrice
+
+    dish_id = factory.LazyFunction(lambda: DishFactory().id)
+    price_minor = 1000
+    currency = "MYR"
+    valid_from = factory.Faker("date_time", tzinfo=UTC)
 
 
 class UserFactory(Base):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask
 
 from bellyfed.extensions import db, login_manager
+
+if TYPE_CHECKING:
+    from bellyfed.accounts.models import User
 
 
 def init_app(app: Flask) -> None:
@@ -12,7 +17,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
 
     @login_manager.user_loader
-    def load_user(user_id: str):
+    def load_user(user_id: str) -> User | None:
         from bellyfed.accounts.models import User
 
         if not user_id.isdigit():

@@ -262,7 +262,16 @@ class DishTypeSpec:
     description: str
 
 
-def _d(name, course, low, high, spice, tags, variants, description):
+def _d(
+    name: str,
+    course: str,
+    low: int,
+    high: int,
+    spice: int,
+    tags: list[str],
+    variants: list[str],
+    description: str,
+) -> DishTypeSpec:
     return DishTypeSpec(name, course, (low, high), spice, tuple(tags), tuple(variants), description)
 
 

@@ -155,7 +155,17 @@ def _rankings(world: DemoWorld, rows: Rows, uid: int, city_index: int, since: da
 
 
 def _history(
-    world, rows, uid, dish_id, type_id, action, old_pos, new_pos, old_status, new_status, at
+    world: DemoWorld,
+    rows: Rows,
+    uid: int,
+    dish_id: int,
+    type_id: int,
+    action: str,
+    old_pos: int | None,
+    new_pos: int | None,
+    old_status: str | None,
+    new_status: str | None,
+    at: datetime,
 ) -> None:
     rows["ranking_history"].append((world.next_id("ranking_history"), uid, dish_id, type_id, action,
                                     old_pos, new_pos, old_status, new_status, at))  # fmt: skip

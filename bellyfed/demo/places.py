@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
+from random import Random
 
 from bellyfed.core.text import slugify
 from bellyfed.demo.catalog import (
@@ -95,7 +96,7 @@ def _restaurant(world: DemoWorld, rows: Rows) -> None:
     _menu(world, rows, rid, city_index, city, arch, price_level, quality, created_at)
 
 
-def _offset(rng) -> float:
+def _offset(rng: Random) -> float:
     """A position offset in degrees: most places within ~5 km of the centre, none past ~13 km."""
     return max(-0.12, min(0.12, rng.gauss(0, 0.04)))
 
@@ -118,7 +119,15 @@ def _clock(hhmm: str, shift_minutes: int) -> time:
 
 
 def _menu(
-    world, rows, rid, city_index, city: CitySpec, arch, price_level, quality, created_at
+    world: DemoWorld,
+    rows: Rows,
+    rid: int,
+    city_index: int,
+    city: CitySpec,
+    arch: ArchetypeSpec,
+    price_level: int,
+    quality: float,
+    created_at: datetime,
 ) -> None:
     rng = world.rng
     count = rng.randint(min(4, len(arch.dish_types)), min(8, len(arch.dish_types)))

@@ -4,7 +4,13 @@ import pytest
 from sqlalchemy import select, text
 
 from bellyfed.dishes.models import DishPrice
-from tests.factories import DishFactory, DishTypeFactory, MenuCategoryFactory, RankingFactory
+from tests.factories import (
+    DishFactory,
+    DishPriceFactory,
+    DishTypeFactory,
+    MenuCategoryFactory,
+    RankingFactory,
+)
 from tests.helpers import violates
 
 
@@ -82,3 +88,16 @@ def test_dish_type_names_are_unique(db_session):
     DishTypeFactory(name="Nasi Lemak")
     with violates("uq_dish_types_name"):
         DishTypeFactory(name="Nasi Lemak")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "constraint"),
+    [
+        ("price_minor", -5, "ck_dish_prices_price_non_negative"),
+        ("currency", "ringgit", "ck_dish_prices_currency_iso"),
+    ],
+)
+def test_bad_price_history_rows_are_refused(db_session, field, value, constraint):
+    assert DishPriceFactory().id
+    with violates(constraint):
+        DishPriceFactory(**{field: value})
