@@ -2,6 +2,7 @@
 
 from bellyfed.accounts.models import User, UserPreferences, user_favourite_cuisines
 from bellyfed.dishes.models import Dish, DishPrice, DishType, MenuCategory
+from bellyfed.leaderboards.models import LeaderboardEntry
 from bellyfed.photos.models import Photo
 from bellyfed.rankings.models import Ranking, RankingHistory
 from bellyfed.restaurants.models import (
@@ -23,6 +24,7 @@ __all__ = [
     "DishPrice",
     "DishType",
     "DishVote",
+    "LeaderboardEntry",
     "MenuCategory",
     "OperatingHours",
     "Photo",

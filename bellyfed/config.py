@@ -100,6 +100,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "AWS_ENDPOINT_URL_S3": env.get("AWS_ENDPOINT_URL_S3") or None,
         "DYNAMODB_TABLE_PREFIX": env.get("DYNAMODB_TABLE_PREFIX", f"bellyfed-{bellyfed_env}-"),
         "PHOTO_BUCKET": env.get("PHOTO_BUCKET", f"bellyfed-{bellyfed_env}-photos"),
+        # Uploads: per photo, photos per review, and the request as a whole (-> 413 beyond it).
+        "PHOTO_MAX_BYTES": _int(env, "PHOTO_MAX_BYTES", 8 * 1024 * 1024),
+        "PHOTO_MAX_PIXELS": _int(env, "PHOTO_MAX_PIXELS", 40_000_000),
+        "REVIEW_MAX_PHOTOS": _int(env, "REVIEW_MAX_PHOTOS", 4),
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_UPLOAD_BYTES", 34 * 1024 * 1024),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

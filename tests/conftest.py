@@ -7,6 +7,10 @@ schema production gets, and dropped when the run ends. Redis is the real one, on
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +32,27 @@ SERVER_URL = os.environ.get(
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 MIGRATIONS = str(PROJECT_ROOT / "migrations")
 
+# moto's server stands in for AWS; boto3 still wants credentials to sign requests with.
+for _name, _value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                      ("AWS_DEFAULT_REGION", "ap-southeast-1")):  # fmt: skip
+    os.environ.setdefault(_name, _value)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listened on port {port} within {seconds} s")
+
 
 @contextmanager
 def temporary_database(prefix: str = "bellyfed_test") -> Iterator[str]:
@@ -44,12 +69,14 @@ def temporary_database(prefix: str = "bellyfed_test") -> Iterator[str]:
         admin.dispose()
 
 
-def make_test_app(database_url: str, **overrides: object) -> Flask:
-    """An app on the given database and the test Redis db."""
+def make_test_app(database_url: str, aws_endpoint: str | None = None, **overrides: object) -> Flask:
+    """An app on the given database, the test Redis db and (optionally) moto's server."""
     config = {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": TEST_REDIS_URL,
+        "AWS_ENDPOINT_URL_DYNAMODB": aws_endpoint,
+        "AWS_ENDPOINT_URL_S3": aws_endpoint,
     }
     config.update(overrides)
     app = create_app(config)
@@ -64,8 +91,25 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str) -> Iterator[Flask]:
-    app = make_test_app(database_url)
+def aws_endpoint() -> Iterator[str]:
+    """moto's server over HTTP, the way production talks to AWS (one per test run)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, aws_endpoint: str) -> Iterator[Flask]:
+    app = make_test_app(database_url, aws_endpoint)
     with app.app_context():
         flask_migrate.upgrade(directory=MIGRATIONS)
     yield app

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Flask
+from flask import Blueprint, Flask
 
 from bellyfed.extensions import db, login_manager
 
 if TYPE_CHECKING:
     from bellyfed.accounts.models import User
+
+bp = Blueprint("accounts", __name__)
 
 
 def init_app(app: Flask) -> None:
@@ -24,3 +26,6 @@ def init_app(app: Flask) -> None:
             return None
         user = db.session.get(User, int(user_id))
         return user if user is not None and user.is_active else None
+
+
+from bellyfed.accounts import views  # noqa: E402, F401  (registers the routes on bp)

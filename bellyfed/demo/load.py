@@ -15,6 +15,7 @@ from bellyfed.demo.people import generate_social, generate_users
 from bellyfed.demo.places import generate_restaurants
 from bellyfed.demo.tables import ALL_TABLES, IDENTITY_TABLES, TABLE_COLUMNS
 from bellyfed.demo.world import DemoSize, DemoWorld, Rows
+from bellyfed.restaurants.stats import refresh_restaurant_stats
 
 DEMO_PASSWORD = "bellyfed-demo-password"  # noqa: S105 - published in the README on purpose
 BATCH = 2_000
@@ -91,6 +92,8 @@ def load_demo(conn: psycopg.Connection, size: DemoSize, *, reset: bool = False,
                 )
                 .format(t=sql.Literal(table), i=sql.Identifier(table))
             )  # fmt: skip
+    refresh_restaurant_stats()
+    with conn.cursor() as cur:
         cur.execute("ANALYZE")
     counts["dish_prices"] = counts.get("dishes", 0) + len(world.price_changes)
     return LoadReport(skipped=False, counts=counts)

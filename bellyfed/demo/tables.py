@@ -46,7 +46,7 @@ IDENTITY_TABLES = tuple(name for name, cols in TABLE_COLUMNS.items() if cols[0] 
 
 # Every table the demo data fills, children first: the order --reset empties them in.
 ALL_TABLES = (
-    "review_votes", "comments", "dish_votes", "ranking_history", "rankings", "photos", "reviews",
+    "leaderboard_entries", "review_votes", "comments", "dish_votes", "ranking_history", "rankings", "photos", "reviews",
     "user_favourite_cuisines", "user_preferences", "users", "dish_prices", "dishes",
     "menu_categories", "special_closures", "operating_hours", "restaurant_cuisines", "restaurants",
     "dish_types", "cuisines", "cities",

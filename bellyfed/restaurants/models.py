@@ -12,6 +12,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     SmallInteger,
     Table,
     Time,
@@ -95,7 +96,13 @@ class Restaurant(Timestamps, db.Model):
         CheckConstraint("email IS NULL OR email LIKE '%_@_%'", name="email_shape"),
         # Search narrows by city and filters first; trigram serves typo-tolerant names.
         Index("ix_restaurants_city_id_price_level", "city_id", "price_level"),
-        Index("ix_restaurants_city_id_created_at", "city_id", "created_at"),
+        # Keyset pages of each search sort, within a city and across all cities.
+        Index("ix_restaurants_city_best", "city_id", text("ranking_points DESC"), text("id DESC")),
+        Index("ix_restaurants_city_popular", "city_id", text("popularity DESC"), text("id DESC")),
+        Index("ix_restaurants_city_newest", "city_id", text("created_at DESC"), text("id DESC")),
+        Index("ix_restaurants_best", text("ranking_points DESC"), text("id DESC")),
+        Index("ix_restaurants_popular", text("popularity DESC"), text("id DESC")),
+        Index("ix_restaurants_newest", text("created_at DESC"), text("id DESC")),
         Index(
             "ix_restaurants_name_trgm",
             "name",
@@ -125,6 +132,12 @@ class Restaurant(Timestamps, db.Model):
     email: Mapped[str | None]
     price_level: Mapped[int] = mapped_column(SmallInteger)
     is_active: Mapped[bool] = mapped_column(server_default=text("true"))
+    # Aggregates kept by bellyfed.restaurants.stats, read by the search sorts.
+    ranking_points: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    rankers: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    review_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    rating_sum: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    popularity: Mapped[float] = mapped_column(Float, server_default=text("0"))
 
     city: Mapped[City] = relationship(back_populates="restaurants")
     cuisines: Mapped[list[Cuisine]] = relationship(

@@ -1,0 +1,70 @@
+"""Site-wide HTTP behaviour: CSRF, security headers and error pages."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+csrf = CSRFProtect()
+
+# No inline scripts or styles anywhere: HTMX is loaded from /static and configured by a meta tag.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; object-src 'none'"
+)
+
+ERROR_MESSAGES = {
+    400: "That request did not make sense to us.",
+    403: "You can't do that.",
+    404: "We couldn't find that page.",
+    405: "That page doesn't accept this kind of request.",
+    413: "That upload is too large.",
+    429: "Too many attempts. Please wait a little and try again.",
+    500: "Something went wrong on our side. Please try again.",
+    503: "Bellyfed is briefly unavailable. Please try again shortly.",
+}
+
+
+def init_app(app: Flask) -> None:
+    """CSRF on every unsafe request (HTMX sends the token in X-CSRFToken), headers, error pages."""
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
+    csrf.init_app(app)
+    app.after_request(_security_headers)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _http_error(error: HTTPException) -> tuple[Response | str, int]:
+    code = error.code or 500
+    message = (
+        error.description if code not in ERROR_MESSAGES or _custom(error) else ERROR_MESSAGES[code]
+    )
+    if _wants_json():
+        return jsonify(error=error.name, detail=message), code
+    return render_template("errors/error.html", code=code, title=error.name, message=message), code
+
+
+def _custom(error: HTTPException) -> bool:
+    """True when the view gave its own description rather than werkzeug's default text."""
+    return type(error).description != error.description
+
+
+def _csrf_error(error: CSRFError) -> tuple[str, int]:
+    message = "Your form expired or came from elsewhere. Reload the page and try again."
+    return render_template(
+        "errors/error.html", code=400, title="Form expired", message=message
+    ), 400

@@ -1,0 +1,12 @@
+"""Search views (being built for issue 3)."""
+
+from flask import abort
+from flask.typing import ResponseReturnValue
+
+from bellyfed.search import bp
+
+
+@bp.get("/search")
+def search(**_: object) -> ResponseReturnValue:
+    """Placeholder until the view lands (issue 3 work in progress)."""
+    abort(404)
