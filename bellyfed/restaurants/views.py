@@ -1,6 +1,6 @@
 """Home page: the cities and the newest restaurants (the full search UI arrives in issue 3)."""
 
-from flask import render_template, request
+from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 
 from bellyfed.restaurants import bp
@@ -28,3 +28,9 @@ def index() -> ResponseReturnValue:
         city_slug=city_slug,
         unknown_city=False,
     )
+
+
+@bp.get("/restaurants/<slug>")
+def detail(slug: str) -> ResponseReturnValue:
+    """Placeholder until the restaurant page lands (issue 3 work in progress)."""
+    abort(404)
