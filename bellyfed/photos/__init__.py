@@ -2,6 +2,6 @@
 
 from flask import Blueprint
 
-bp = Blueprint("photos", __name__)
+bp = Blueprint("photos", __name__, cli_group="photos")
 
-from bellyfed.photos import views  # noqa: E402, F401  (registers the routes on bp)
+from bellyfed.photos import commands, views  # noqa: E402, F401  (registers routes and commands on bp)
