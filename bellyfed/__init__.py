@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,21 +47,24 @@ def register_extensions(app: Flask) -> None:
     celery_init_app(app)
 
 
-def register_blueprints(app: Flask) -> None:
-    """Attach each feature's blueprint."""
-    from bellyfed.accounts import bp as accounts_bp
-    from bellyfed.leaderboards import bp as leaderboards_bp
-    from bellyfed.ops import bp as ops_bp
-    from bellyfed.photos import bp as photos_bp
-    from bellyfed.rankings import bp as rankings_bp
-    from bellyfed.restaurants import bp as restaurants_bp
-    from bellyfed.reviews import bp as reviews_bp
-    from bellyfed.search import bp as search_bp
-    from bellyfed.votes import bp as votes_bp
+FEATURES = ("accounts", "leaderboards", "ops", "photos", "rankings", "restaurants", "reviews",
+            "search", "votes")  # fmt: skip
 
-    for blueprint in (accounts_bp, leaderboards_bp, ops_bp, photos_bp, rankings_bp,
-                      restaurants_bp, reviews_bp, search_bp, votes_bp):  # fmt: skip
-        app.register_blueprint(blueprint)
+
+def register_blueprints(app: Flask) -> None:
+    """Attach each feature's blueprint; importing its views module adds the routes to it.
+
+    Views are imported here, not by the feature's ``__init__``, so that importing a feature's
+    models never drags in every other feature's views (and their import cycles).
+    """
+    for feature in FEATURES:
+        for module in (
+            "views",
+            "commands",
+        ):  # commands: the blueprint's own `flask <feature>` group
+            if importlib.util.find_spec(f"bellyfed.{feature}.{module}"):
+                importlib.import_module(f"bellyfed.{feature}.{module}")
+        app.register_blueprint(importlib.import_module(f"bellyfed.{feature}").bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -20,6 +20,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 from flask_sqlalchemy.session import _app_ctx_id
 from sqlalchemy.orm import scoped_session, sessionmaker
 
@@ -143,6 +144,14 @@ def db_session(app: Flask) -> Iterator[sa.orm.Session]:
 @pytest.fixture
 def client(app: Flask, db_session):
     return app.test_client()
+
+
+@pytest.fixture
+def browser(app: Flask, db_session, redis_client) -> FlaskClient:
+    """A client that behaves like a browser (see tests/web.py), on a clean Redis."""
+    from tests.web import BrowserClient
+
+    return BrowserClient(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture

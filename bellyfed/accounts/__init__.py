@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
+from bellyfed.core.htmx import is_htmx
+from bellyfed.core.urls import current_path, safe_next
 from bellyfed.extensions import db, login_manager
 
 if TYPE_CHECKING:
@@ -15,8 +19,12 @@ bp = Blueprint("accounts", __name__)
 
 
 def init_app(app: Flask) -> None:
-    """Wire Flask-Login to the users table."""
+    """Wire Flask-Login to the users table and to our log-in page."""
     login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please log in to see that page."
+    login_manager.login_message_category = "message"
+    login_manager.unauthorized_handler(_ask_to_log_in)
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
@@ -28,4 +36,26 @@ def init_app(app: Flask) -> None:
         return user if user is not None and user.is_active else None
 
 
-from bellyfed.accounts import views  # noqa: E402, F401  (registers the routes on bp)
+def _ask_to_log_in() -> ResponseReturnValue:
+    """Send a visitor to the log-in page, to come back where they were once logged in.
+
+    HTMX gets an ``HX-Redirect`` (a plain redirect would swap the whole log-in page into a
+    fragment's place).
+    """
+    flash(login_manager.login_message, login_manager.login_message_category)
+    login_url = url_for("accounts.login", next=_return_path())
+    if is_htmx():
+        return "", 401, {"HX-Redirect": login_url}
+    return redirect(login_url)
+
+
+def _return_path() -> str | None:
+    if is_htmx():
+        return current_path()
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    # A form POST returns to the page the form was on: its own URL may not answer a GET.
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host:
+        return None
+    return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))

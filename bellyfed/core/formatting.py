@@ -6,6 +6,8 @@ from datetime import date, datetime, time
 
 from flask import Flask
 
+from bellyfed.core.urls import current_path
+
 CURRENCY_SYMBOLS = {"MYR": "RM", "SGD": "S$"}
 
 
@@ -40,3 +42,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_clock, "clock")
     app.add_template_filter(format_date, "day")
     app.add_template_filter(price_level_label, "price_level")
+    app.add_template_global(current_path)

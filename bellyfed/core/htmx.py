@@ -16,9 +16,10 @@ def is_htmx() -> bool:
 
 
 def render_page_or_fragment(
-    page: str, fragment: str, status: int = 200, **context: Any
+    page_template: str, fragment_template: str, status: int = 200, **context: Any
 ) -> Response:
-    """Render ``fragment`` for HTMX and ``page`` (which includes the fragment) otherwise."""
-    response = make_response(render_template(fragment if is_htmx() else page, **context), status)
+    """Render the fragment for HTMX, else the page (which includes the fragment)."""
+    template = fragment_template if is_htmx() else page_template
+    response = make_response(render_template(template, **context), status)
     response.vary.add("HX-Request")
     return response

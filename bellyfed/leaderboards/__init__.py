@@ -2,6 +2,4 @@
 
 from flask import Blueprint
 
-bp = Blueprint("leaderboards", __name__)
-
-from bellyfed.leaderboards import views  # noqa: E402, F401  (registers the routes on bp)
+bp = Blueprint("leaderboards", __name__, cli_group="leaderboards")

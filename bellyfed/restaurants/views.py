@@ -1,36 +1,114 @@
-"""Home page: the cities and the newest restaurants (the full search UI arrives in issue 3)."""
+"""The home page and the restaurant page."""
+
+from __future__ import annotations
+
+from dataclasses import replace
 
 from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
 
+from bellyfed.core.htmx import render_page_or_fragment
+from bellyfed.core.vocab import WEEKDAYS
+from bellyfed.dishes.cards import dish_card_context
+from bellyfed.extensions import db
+from bellyfed.leaderboards.queries import dish_types_with_counts, standings_for_dishes
+from bellyfed.photos.models import Photo
 from bellyfed.restaurants import bp
-from bellyfed.restaurants.queries import cities_with_counts, latest_restaurants
+from bellyfed.restaurants.hours import local_now, open_state, week_table
+from bellyfed.restaurants.queries import cities_with_counts, menu_sections, restaurant_by_slug
+from bellyfed.reviews.models import Review
+from bellyfed.reviews.queries import SORTS, reviews_for
+from bellyfed.search.params import SearchParams
+from bellyfed.search.queries import search
+from bellyfed.votes import services as votes
+from bellyfed.votes.models import ReviewVote
 
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    """List cities and restaurants; ``?city=<slug>`` narrows to one city."""
-    city_slug = request.args.get("city", "").strip() or None
+    """Search box, cities, top dish types, and the most-ranked places (in my city, for me)."""
     cities = cities_with_counts()
     known = {city.slug for city, _ in cities}
+    asked = request.args.get("city", "").strip()
+    city_slug = None if asked in ("", "all") else asked
     if city_slug is not None and city_slug not in known:
-        return render_template(
-            "restaurants/index.html",
-            cities=cities,
-            restaurants=[],
-            city_slug=city_slug,
-            unknown_city=True,
-        ), 404
+        page = render_template("restaurants/index.html", cities=cities, city_slug=city_slug,
+                               unknown_city=True, top=None, dish_types=[])  # fmt: skip
+        return page, 404
+    user = current_user if current_user.is_authenticated else None
+    if not asked and user is not None and user.home_city is not None:
+        city_slug = user.home_city.slug
+    prefs = user.preferences if user is not None else None
+    base = SearchParams(city=city_slug, sort="best")
+    if prefs is not None:  # preferences narrow and order what home shows first
+        levels = range(prefs.price_min or 1, (prefs.price_max or 4) + 1)
+        base = base.with_defaults(
+            city=city_slug, prices=tuple(levels), diets=tuple(prefs.dietary_needs)
+        )
+    favourites = tuple(c.slug for c in prefs.favourite_cuisines) if prefs is not None else ()
+    for_you = search(replace(base, cuisines=favourites), page_size=6) if favourites else None
     return render_template(
         "restaurants/index.html",
         cities=cities,
-        restaurants=latest_restaurants(city_slug=city_slug),
         city_slug=city_slug,
         unknown_city=False,
+        top=search(base, page_size=9),
+        for_you=for_you,
+        favourites=[c.name for c in prefs.favourite_cuisines] if prefs is not None else [],
+        dish_types=dish_types_with_counts()[:12],
     )
 
 
 @bp.get("/restaurants/<slug>")
 def detail(slug: str) -> ResponseReturnValue:
-    """Placeholder until the restaurant page lands (issue 3 work in progress)."""
-    abort(404)
+    """Profile, hours and open-now state, contact, menu with standings, reviews and photos."""
+    sort = request.args.get("reviews", "helpful")
+    if sort not in SORTS:
+        abort(400, description="Reviews can be sorted by “helpful” or “newest”.")
+    restaurant = restaurant_by_slug(slug)
+    if restaurant is None:
+        abort(404, description="We couldn't find that restaurant. It may have closed or moved.")
+    reviews = reviews_for(restaurant.id, sort)
+    review_ids = [r.id for r in reviews]
+    user_id = current_user.id if current_user.is_authenticated else None
+    context = {
+        "restaurant": restaurant,
+        "reviews": reviews,
+        "review_sort": sort,
+        "review_votes": votes.counts(ReviewVote, review_ids),
+        "my_review_votes": votes.mine(ReviewVote, user_id, review_ids),
+    }
+    if request.headers.get("HX-Target") == "reviews":
+        return render_page_or_fragment(
+            "restaurants/detail.html", "reviews/_review_list.html", **context
+        )
+    now = local_now(restaurant.timezone)
+    dish_ids = [d.id for d in restaurant.dishes]
+    return render_page_or_fragment(
+        "restaurants/detail.html",
+        "reviews/_review_list.html",
+        **context,
+        **dish_card_context(dish_ids),
+        state=open_state(restaurant.hours, restaurant.closures, now),
+        now=now,
+        today=now.weekday(),
+        week=week_table(restaurant.hours),
+        weekdays=WEEKDAYS,
+        sections=menu_sections(restaurant),
+        standings=standings_for_dishes(dish_ids),
+        photos=_recent_photos(restaurant.id),
+    )
+
+
+def _recent_photos(restaurant_id: int, limit: int = 8) -> list[Photo]:
+    return list(
+        db.session.scalars(
+            select(Photo)
+            .join(Review, Review.id == Photo.review_id)
+            .where(Review.restaurant_id == restaurant_id)
+            .order_by(Photo.created_at.desc(), Photo.id.desc())
+            .limit(limit)
+        )
+    )

@@ -7,9 +7,11 @@ from datetime import date
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, SmallInteger
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bellyfed.accounts.models import User
 from bellyfed.core.models import Timestamps, id_column
 from bellyfed.extensions import db
 from bellyfed.photos.models import Photo
+from bellyfed.restaurants.models import Restaurant
 
 
 class Review(Timestamps, db.Model):
@@ -34,6 +36,8 @@ class Review(Timestamps, db.Model):
     body: Mapped[str]
     visited_on: Mapped[date | None] = mapped_column(Date)
 
+    author: Mapped[User] = relationship()
+    restaurant: Mapped[Restaurant] = relationship()
     photos: Mapped[list[Photo]] = relationship(order_by=Photo.position, passive_deletes=True)
     comments: Mapped[list[Comment]] = relationship(
         back_populates="review", order_by="Comment.created_at", passive_deletes=True
@@ -56,3 +60,4 @@ class Comment(Timestamps, db.Model):
     body: Mapped[str]
 
     review: Mapped[Review] = relationship(back_populates="comments")
+    author: Mapped[User] = relationship()

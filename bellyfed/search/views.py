@@ -1,12 +1,78 @@
-"""Search views (being built for issue 3)."""
+"""/search: the full page, or just the results when HTMX asks (typing in the box)."""
 
-from flask import abort
+from __future__ import annotations
+
+from flask import request, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
 
+from bellyfed.core.htmx import render_page_or_fragment
+from bellyfed.core.vocab import DIETARY_TAGS
+from bellyfed.extensions import db
+from bellyfed.restaurants.hours import local_now, open_state
+from bellyfed.restaurants.models import City, Cuisine
 from bellyfed.search import bp
+from bellyfed.search.params import SORTS, BadSearch, SearchParams, parse
+from bellyfed.search.queries import search as run_search
+
+PAGE = "search/search.html"
+FRAGMENT = "search/_results.html"
+
+
+def _options() -> dict[str, object]:
+    return {
+        "cities": db.session.scalars(select(City).order_by(City.name)).all(),
+        "cuisines": db.session.scalars(select(Cuisine).order_by(Cuisine.name)).all(),
+        "diet_tags": DIETARY_TAGS,
+        "sorts": SORTS,
+    }
+
+
+def _personalize(params: SearchParams) -> tuple[SearchParams, str | None]:
+    """A signed-in diner's home city, dietary needs and price range fill unset filters."""
+    if not current_user.is_authenticated or params.explicit_filters:
+        return params, None
+    prefs = current_user.preferences
+    city = current_user.home_city.slug if current_user.home_city else None
+    prices = (
+        tuple(range(prefs.price_min or 1, (prefs.price_max or 4) + 1))
+        if prefs and (prefs.price_min or prefs.price_max)
+        else ()
+    )
+    diets = tuple(prefs.dietary_needs) if prefs else ()
+    personal = params.with_defaults(city=city, prices=prices, diets=diets)
+    if personal == params:
+        return params, None
+    return personal, "Filtered by your preferences."
 
 
 @bp.get("/search")
-def search(**_: object) -> ResponseReturnValue:
-    """Placeholder until the view lands (issue 3 work in progress)."""
-    abort(404)
+def search() -> ResponseReturnValue:
+    """Search restaurants by text and filters, sorted and paged by cursor."""
+    try:
+        params = parse(request.args)
+    except BadSearch as exc:
+        return render_page_or_fragment(
+            PAGE, FRAGMENT, 400, error=str(exc), params=SearchParams(), page=None, **_options()
+        )
+    params, notice = _personalize(params)
+    if params.city and db.session.scalar(select(City.id).where(City.slug == params.city)) is None:
+        error = f"We don't know a city called “{params.city}”."
+        return render_page_or_fragment(
+            PAGE, FRAGMENT, 400, error=error, params=params, page=None, **_options()
+        )
+    page = run_search(params)
+    next_url = (
+        url_for("search.search", **params.query_args(), cursor=page.next_cursor)
+        if page.next_cursor
+        else None
+    )
+    open_states = {
+        r.id: open_state(r.hours, r.closures, local_now(r.timezone)) for r in page.restaurants
+    }
+    return render_page_or_fragment(
+        PAGE, FRAGMENT, params=params, page=page, next_url=next_url, notice=notice,
+        everything_url=url_for("search.search", q=params.q or None, all=1), open_states=open_states,
+        **_options(),
+    )  # fmt: skip

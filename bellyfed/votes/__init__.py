@@ -3,5 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("votes", __name__)
-
-from bellyfed.votes import views  # noqa: E402, F401  (registers the routes on bp)

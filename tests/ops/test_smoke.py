@@ -17,15 +17,15 @@ def test_home_lists_seeded_restaurants(client, db_session):
     load_demo(
         db.session.connection().connection.driver_connection, DemoSize(restaurants=25, users=10)
     )
-    newest = (
-        db_session.execute(db.text("SELECT name FROM restaurants ORDER BY created_at DESC LIMIT 3"))
+    most_ranked = (
+        db_session.execute(db.text("SELECT name FROM restaurants ORDER BY ranking_points DESC, id DESC LIMIT 3"))
         .scalars()
         .all()
     )
     response = client.get("/")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    for name in newest:
+    for name in most_ranked:
         assert name.replace("'", "&#39;") in page
     assert "Kuala Lumpur" in page
 

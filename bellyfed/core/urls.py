@@ -1,0 +1,27 @@
+"""Safe redirects: only same-site relative paths are followed."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import request, url_for
+
+
+def safe_next(target: str | None, fallback: str | None = None) -> str:
+    """``target`` if it is a local path ("/x"; not "//host"), else ``fallback`` or home."""
+    default = fallback or url_for("restaurants.index")
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ch in target for ch in "\r\n\t"):
+        return default
+    return target
+
+
+def current_path() -> str:
+    """The page the diner is on (for HTMX, the page that made the request), to come back to."""
+    hx_url = request.headers.get("HX-Current-URL")
+    if hx_url:
+        parts = urlsplit(hx_url)
+        return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return request.full_path.rstrip("?")

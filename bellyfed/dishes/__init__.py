@@ -1,0 +1,1 @@
+"""Dishes: dish types, menus, prices, and the dish cards shown everywhere."""

@@ -1,0 +1,194 @@
+"""The restaurant search: filters narrow first, trigram word similarity for typo-tolerant text,
+open-now in each restaurant's own time zone, distance, and keyset pages for every sort.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import cos, radians
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Float,
+    Integer,
+    Select,
+    Text,
+    Time,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+    union,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import selectinload
+
+from bellyfed.dishes.models import Dish, DishType
+from bellyfed.extensions import db
+from bellyfed.restaurants.models import (
+    City,
+    Cuisine,
+    OperatingHours,
+    Restaurant,
+    SpecialClosure,
+    restaurant_cuisines,
+)
+from bellyfed.search.params import SearchParams, encode_cursor
+
+PAGE_SIZE = 20
+EARTH_KM = 6371.0
+# Word similarity ("nasi lemk" in "Nasi Lemak Ayam"): below the 0.6 default, to forgive typos.
+WORD_SIMILARITY = 0.5
+
+
+@dataclass
+class SearchPage:
+    """One page of results, with the distance to each when a location was given."""
+
+    restaurants: list[Restaurant]
+    distances: dict[int, float]
+    next_cursor: str | None
+
+
+def distance_km(lat: float, lng: float) -> ColumnElement[float]:
+    """Great-circle (haversine) distance from the point to each restaurant, in km."""
+    dlat = func.radians(Restaurant.latitude - lat) / 2
+    dlng = func.radians(Restaurant.longitude - lng) / 2
+    a = func.power(func.sin(dlat), 2) + func.cos(func.radians(literal(lat))) * func.cos(
+        func.radians(Restaurant.latitude)
+    ) * func.power(func.sin(dlng), 2)
+    return (2 * EARTH_KM * func.asin(func.sqrt(func.least(a, 1.0)))).cast(Float)
+
+
+def _text_matches(q: str) -> Select:
+    """Ids of restaurants whose name, cuisine, dish type or dish name matches ``q``."""
+    if len(q) < 3:  # too short for trigrams: a prefix match on names
+        pattern = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return select(Restaurant.id).where(Restaurant.name.ilike(pattern))
+    similar = lambda column: column.op("%>")(q)  # noqa: E731 - word_similarity(q, column) above threshold
+    return union(
+        select(Restaurant.id).where(similar(Restaurant.name)),
+        select(restaurant_cuisines.c.restaurant_id)
+        .join(Cuisine, Cuisine.id == restaurant_cuisines.c.cuisine_id)
+        .where(similar(Cuisine.name)),
+        select(Dish.restaurant_id).where(similar(Dish.name)),
+        select(Dish.restaurant_id)
+        .join(DishType, DishType.id == Dish.dish_type_id)
+        .where(similar(DishType.name)),
+    )
+
+
+def _open_now() -> ColumnElement[bool]:
+    """Open at this instant in the restaurant's own time zone (same rules as hours.open_state)."""
+    local = func.timezone(Restaurant.timezone, func.now())
+    local_time, local_date = cast(local, Time), cast(local, Date)
+    weekday = cast(func.extract("isodow", local), Integer) - 1
+    h = OperatingHours
+    starts_today = and_(
+        h.weekday == weekday,
+        local_time >= h.opens_at,
+        or_(h.closes_at <= h.opens_at, local_time < h.closes_at),
+    )
+    spills_from_yesterday = and_(
+        h.weekday == (weekday + 6) % 7, h.closes_at <= h.opens_at, local_time < h.closes_at
+    )
+
+    def closed_on(day: ColumnElement) -> ColumnElement[bool]:
+        return exists().where(
+            SpecialClosure.restaurant_id == Restaurant.id,
+            SpecialClosure.starts_on <= day,
+            SpecialClosure.ends_on >= day,
+        )
+
+    return or_(
+        and_(
+            exists().where(h.restaurant_id == Restaurant.id, starts_today), ~closed_on(local_date)
+        ),
+        and_(
+            exists().where(h.restaurant_id == Restaurant.id, spills_from_yesterday),
+            ~closed_on(local_date - 1),
+        ),
+    )
+
+
+def _sort_key(params: SearchParams) -> tuple[ColumnElement, bool]:
+    """(the sort value, ascending?) for the chosen sort; ties always break on id."""
+    if params.sort == "nearest":
+        return distance_km(*params.near), True
+    column = {"best": Restaurant.ranking_points, "popular": Restaurant.popularity,
+              "newest": Restaurant.created_at}[params.sort]  # fmt: skip
+    return column, False
+
+
+def search(params: SearchParams, page_size: int = PAGE_SIZE) -> SearchPage:
+    """Run the search and return one page."""
+    query = select(Restaurant).where(Restaurant.is_active)
+    if params.city:
+        query = query.join(City, City.id == Restaurant.city_id).where(City.slug == params.city)
+    if params.prices:
+        query = query.where(Restaurant.price_level.in_(params.prices))
+    if params.cuisines:  # any of the chosen cuisines
+        query = query.where(
+            exists()
+            .where(restaurant_cuisines.c.restaurant_id == Restaurant.id)
+            .where(
+                restaurant_cuisines.c.cuisine_id.in_(
+                    select(Cuisine.id).where(Cuisine.slug.in_(params.cuisines))
+                )
+            )
+        )
+    if params.diets:
+        query = query.where(
+            exists().where(
+                Dish.restaurant_id == Restaurant.id,
+                Dish.dietary_tags.contains(cast(list(params.diets), ARRAY(Text))),
+            )
+        )
+    if params.q:
+        db.session.execute(text(f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}"))
+        query = query.where(Restaurant.id.in_(_text_matches(params.q)))
+    if params.open_now:
+        query = query.where(_open_now())
+    distance = distance_km(*params.near) if params.near else None
+    if params.near and params.radius_km:
+        lat, lng = params.near
+        dlat = params.radius_km / 111.0
+        dlng = params.radius_km / (111.0 * max(cos(radians(lat)), 0.01))
+        box = func.box(func.point(lng - dlng, lat - dlat), func.point(lng + dlng, lat + dlat))
+        query = query.where(func.point(Restaurant.longitude, Restaurant.latitude).op("<@")(box))
+        query = query.where(distance <= params.radius_km)
+    key, ascending = _sort_key(params)
+    if params.cursor is not None:
+        value, row_id = params.cursor
+        after = (
+            tuple_(key, Restaurant.id) > tuple_(value, row_id)
+            if ascending
+            else tuple_(key, Restaurant.id) < tuple_(value, row_id)
+        )
+        query = query.where(after)
+    order = (key.asc(), Restaurant.id.asc()) if ascending else (key.desc(), Restaurant.id.desc())
+    columns = [Restaurant, key.label("sort_value")] + (
+        [distance.label("distance")] if distance is not None else []
+    )
+    rows = db.session.execute(
+        query.with_only_columns(*columns)
+        .options(
+            selectinload(Restaurant.city),
+            selectinload(Restaurant.cuisines),
+            selectinload(Restaurant.hours),
+            selectinload(Restaurant.closures),
+        )
+        .order_by(*order)
+        .limit(page_size + 1)
+    ).all()
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    next_cursor = encode_cursor(params.sort, rows[-1].sort_value, rows[-1][0].id) if more else None
+    distances = {row[0].id: row.distance for row in rows} if distance is not None else {}
+    return SearchPage([row[0] for row in rows], distances, next_cursor)

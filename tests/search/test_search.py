@@ -1,0 +1,168 @@
+"""Search against real rows: typo-tolerant text, filters, open now, distance, keyset pages."""
+
+from datetime import datetime, time, timedelta
+
+from werkzeug.datastructures import MultiDict
+
+from bellyfed.restaurants.hours import local_now
+from bellyfed.search.params import parse
+from bellyfed.search.queries import search
+from tests.factories import (
+    CityFactory,
+    CuisineFactory,
+    DishFactory,
+    DishTypeFactory,
+    OperatingHoursFactory,
+    RestaurantFactory,
+)
+from tests.web import count_statements, text
+
+
+def names(page):
+    return [r.name for r in page.restaurants]
+
+
+def run(**kwargs):
+    return search(parse(MultiDict(kwargs)))
+
+
+def test_text_matches_restaurant_dish_type_dish_and_cuisine_names_with_typos(db_session):
+    kl = CityFactory(slug="kuala-lumpur")
+    by_name = RestaurantFactory(name="Nasi Lemak Wanjo", city=kl)
+    by_dish = RestaurantFactory(name="Kedai Kopi Sin Hup", city=kl)
+    DishFactory(restaurant=by_dish, name="Nasi Lemak Ayam Goreng", dish_type=None)
+    by_type = RestaurantFactory(name="Warung Mak Cik Siti", city=kl)
+    DishFactory(
+        restaurant=by_type, name="Biasa Special", dish_type=DishTypeFactory(name="Nasi Lemak")
+    )
+    by_cuisine = RestaurantFactory(
+        name="Restoran Pelangi", city=kl, cuisines=[CuisineFactory(name="Peranakan")]
+    )
+    RestaurantFactory(name="Char Kway Teow Lorong", city=kl)
+    assert set(names(run(q="nasi lemk"))) == {by_name.name, by_dish.name, by_type.name}
+    assert names(run(q="peranakn")) == [by_cuisine.name]
+    assert names(run(q="zzzz qqqq")) == []
+
+
+def test_filters_narrow_by_city_price_cuisine_and_diet(db_session):
+    kl, penang = CityFactory(slug="kuala-lumpur"), CityFactory(slug="penang")
+    malay = CuisineFactory(slug="malay", name="Malay")
+    cheap_halal = RestaurantFactory(name="Cheap Halal", city=kl, price_level=1, cuisines=[malay])
+    DishFactory(restaurant=cheap_halal, dietary_tags=["halal", "contains-nuts"])
+    RestaurantFactory(name="Pricey", city=kl, price_level=4, cuisines=[malay])
+    RestaurantFactory(name="Elsewhere", city=penang, price_level=1, cuisines=[malay])
+    assert names(run(city="kuala-lumpur", price="1")) == ["Cheap Halal"]
+    assert set(names(run(cuisine="malay"))) == {"Cheap Halal", "Pricey", "Elsewhere"}
+    assert names(run(diet="halal")) == ["Cheap Halal"]
+
+
+def _interval_around(now: datetime, before: int, after: int) -> tuple[int, time, time]:
+    start, end = now - timedelta(minutes=before), now + timedelta(minutes=after)
+    return start.weekday(), time(start.hour, start.minute), time(end.hour, end.minute)
+
+
+def test_open_now_is_judged_in_each_restaurants_own_time_zone(db_session):
+    kl_now = local_now("Asia/Kuala_Lumpur")
+    london_now = local_now("Europe/London")
+    open_kl = RestaurantFactory(name="Open in KL", timezone="Asia/Kuala_Lumpur")
+    weekday, opens, closes = _interval_around(kl_now, 60, 60)
+    OperatingHoursFactory(restaurant=open_kl, weekday=weekday, opens_at=opens, closes_at=closes)
+    # The same local hours, but the restaurant lives in London where it is another time now.
+    closed_london = RestaurantFactory(name="Same hours in London", timezone="Europe/London")
+    if abs((kl_now - london_now).total_seconds()) > 3 * 3600:
+        OperatingHoursFactory(
+            restaurant=closed_london, weekday=weekday, opens_at=opens, closes_at=closes
+        )
+    # Opened yesterday evening, still open past midnight (an interval ending after now).
+    overnight = RestaurantFactory(name="Overnight", timezone="Asia/Kuala_Lumpur")
+    yesterday = (kl_now - timedelta(days=1)).weekday()
+    later = kl_now + timedelta(minutes=90)
+    OperatingHoursFactory(
+        restaurant=overnight,
+        weekday=yesterday,
+        opens_at=time(23, 59),
+        closes_at=time(later.hour, later.minute),
+    )
+    result = set(names(run(open_now="1")))
+    assert "Open in KL" in result
+    assert "Same hours in London" not in result
+    spans_midnight = (
+        time(later.hour, later.minute) <= time(23, 59) and later.date() == kl_now.date()
+    )
+    assert ("Overnight" in result) == spans_midnight
+
+
+def test_near_radius_and_nearest_sort(db_session):
+    centre = (3.1478, 101.6953)
+    near = RestaurantFactory(name="Near", latitude=3.1500, longitude=101.6960)
+    mid = RestaurantFactory(name="Mid", latitude=3.1700, longitude=101.7100)
+    RestaurantFactory(name="Far", latitude=3.5000, longitude=101.9000)
+    page = run(near=f"{centre[0]},{centre[1]}", radius_km="5")
+    assert names(page) == ["Near", "Mid"]
+    assert 0.1 < page.distances[near.id] < 0.5
+    assert 2 < page.distances[mid.id] < 4
+
+
+def test_keyset_pages_cover_everything_once_for_every_sort(db_session):
+    city = CityFactory(slug="ipoh")
+    made = {
+        RestaurantFactory(city=city, name=f"Stall {n:02d}", latitude=4.59 + n / 1000).id
+        for n in range(45)
+    }
+    for sort, extra in (
+        ("best", {}),
+        ("popular", {}),
+        ("newest", {}),
+        ("nearest", {"near": "4.59,101.09"}),
+    ):
+        seen, cursor = [], None
+        while True:
+            args = {"city": "ipoh", "sort": sort, **extra, **({"cursor": cursor} if cursor else {})}
+            page = search(parse(MultiDict(args)), page_size=20)
+            seen += [r.id for r in page.restaurants]
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        assert len(seen) == 45
+        assert set(seen) == made
+
+
+def test_the_page_and_the_htmx_fragment(browser, db_session):
+    RestaurantFactory(name="Nasi Lemak Wanjo")
+    page = browser.get("/search?q=nasi+lemak")
+    assert page.status_code == 200
+    assert "<html" in text(page)
+    assert 'hx-get="/search"' in text(page)
+    fragment = browser.get("/search?q=nasi+lemak", headers={"HX-Request": "true"})
+    assert "<html" not in text(fragment)
+    assert "Nasi Lemak Wanjo" in text(fragment)
+    assert "HX-Request" in fragment.headers["Vary"]
+    restore = browser.get(
+        "/search?q=nasi+lemak", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    )
+    assert "<html" in text(restore)
+
+
+def test_bad_input_is_a_400_with_the_reason_not_a_500(browser, db_session):
+    for url, message in (
+        ("/search?near=here", "near=3.1478,101.6953"),
+        ("/search?cursor=garbage", "page link is broken"),
+        ("/search?city=atlantis", "We don&#39;t know a city called “atlantis”"),
+        ("/search?price=9", "Price levels go from 1"),
+    ):
+        response = browser.get(url)
+        assert response.status_code == 400, url
+        assert message in text(response), url
+
+
+def test_search_results_run_a_fixed_number_of_statements(browser, db_session):
+    for n in range(3):
+        RestaurantFactory(name=f"Laksa House {n}")
+    with count_statements() as few:
+        browser.get("/search?q=laksa")
+    for n in range(20):
+        RestaurantFactory(name=f"Laksa Corner {n}", cuisines=[CuisineFactory()])
+    with count_statements() as many:
+        browser.get("/search?q=laksa")
+    assert len(many) == len(few)
+    assert len(many) <= 10, many
