@@ -126,11 +126,13 @@ def _sort_key(params: SearchParams) -> tuple[ColumnElement, bool]:
     return column, False
 
 
-def search(params: SearchParams, page_size: int = PAGE_SIZE) -> SearchPage:
-    """Run the search and return one page."""
+def build_query(params: SearchParams, page_size: int = PAGE_SIZE) -> Select:
+    """The SELECT for one page (page_size + 1 rows, to know whether another page follows)."""
     query = select(Restaurant).where(Restaurant.is_active)
     if params.city:
-        query = query.join(City, City.id == Restaurant.city_id).where(City.slug == params.city)
+        # A scalar subquery (an InitPlan), so the planner can use the (city_id, sort) indexes.
+        city_id = select(City.id).where(City.slug == params.city).scalar_subquery()
+        query = query.where(Restaurant.city_id == city_id)
     if params.prices:
         query = query.where(Restaurant.price_level.in_(params.prices))
     if params.cuisines:  # any of the chosen cuisines
@@ -151,7 +153,6 @@ def search(params: SearchParams, page_size: int = PAGE_SIZE) -> SearchPage:
             )
         )
     if params.q:
-        db.session.execute(text(f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}"))
         query = query.where(Restaurant.id.in_(_text_matches(params.q)))
     if params.open_now:
         query = query.where(_open_now())
@@ -176,7 +177,7 @@ def search(params: SearchParams, page_size: int = PAGE_SIZE) -> SearchPage:
     columns = [Restaurant, key.label("sort_value")] + (
         [distance.label("distance")] if distance is not None else []
     )
-    rows = db.session.execute(
+    return (
         query.with_only_columns(*columns)
         .options(
             selectinload(Restaurant.city),
@@ -186,9 +187,17 @@ def search(params: SearchParams, page_size: int = PAGE_SIZE) -> SearchPage:
         )
         .order_by(*order)
         .limit(page_size + 1)
-    ).all()
+    )
+
+
+def search(params: SearchParams, page_size: int = PAGE_SIZE) -> SearchPage:
+    """Run the search and return one page."""
+    if params.q:
+        # For this transaction only: the typo tolerance of the word-similarity operator.
+        db.session.execute(text(f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}"))
+    rows = db.session.execute(build_query(params, page_size)).all()
     more = len(rows) > page_size
     rows = rows[:page_size]
     next_cursor = encode_cursor(params.sort, rows[-1].sort_value, rows[-1][0].id) if more else None
-    distances = {row[0].id: row.distance for row in rows} if distance is not None else {}
+    distances = {row[0].id: row.distance for row in rows} if params.near else {}
     return SearchPage([row[0] for row in rows], distances, next_cursor)
