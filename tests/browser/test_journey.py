@@ -127,7 +127,9 @@ def test_a_diner_journey(page: Page, live_server: LiveServer, tmp_path) -> None:
     image = review.locator("img").first
     expect(image).to_be_visible()
     image.scroll_into_view_if_needed()  # thumbnails load lazily
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+    )
     shot(page, "05-reviewed")
 
     # The city leaderboard now counts this diner.

@@ -18,7 +18,9 @@ def test_home_lists_seeded_restaurants(client, db_session):
         db.session.connection().connection.driver_connection, DemoSize(restaurants=25, users=10)
     )
     most_ranked = (
-        db_session.execute(db.text("SELECT name FROM restaurants ORDER BY ranking_points DESC, id DESC LIMIT 3"))
+        db_session.execute(
+            db.text("SELECT name FROM restaurants ORDER BY ranking_points DESC, id DESC LIMIT 3")
+        )
         .scalars()
         .all()
     )
