@@ -32,7 +32,9 @@ def csrf_token(client: FlaskClient, path: str = "/") -> str:
     return match.group(1) or match.group(2)
 
 
-def post(client: FlaskClient, url: str, data: dict | None = None, *, htmx: bool = False, **kw) -> TestResponse:
+def post(
+    client: FlaskClient, url: str, data: dict | None = None, *, htmx: bool = False, **kw
+) -> TestResponse:
     """POST with the session's CSRF token, as a form or (``htmx``) as HTMX sends it."""
     token = csrf_token(client)
     headers = kw.pop("headers", {})
@@ -57,7 +59,7 @@ def count_statements() -> Iterator[list[str]]:
     """Collect the SQL statements run inside the block (to catch N+1 queries)."""
     statements: list[str] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
         if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
             statements.append(statement)
 

@@ -69,7 +69,7 @@ def mine(model: VoteModel, user_id: int | None, item_ids: Iterable[int]) -> dict
     rows = db.session.execute(
         select(column, model.value).where(model.user_id == user_id, column.in_(ids))
     )
-    return {item: value for item, value in rows}
+    return dict(rows.all())
 
 
 def history(user_id: int, limit: int = 200) -> list[tuple[str, int, datetime, Dish | Review]]:

@@ -65,7 +65,7 @@ def test_placing_at_a_taken_position_moves_the_others_down(setup, db_session):
 
 
 def test_a_position_past_the_end_is_clamped_to_the_next_free_place(setup, db_session):
-    user, dish_type, d = setup
+    user, _, d = setup
     change = services.place(user.id, d[0], 4)
     assert change.position == 1
     assert change.clamped_from == 4
@@ -88,7 +88,7 @@ def test_the_fifth_falls_off_into_history(setup, db_session):
 
 
 def test_there_is_only_ever_one_number_one(setup, db_session):
-    user, dish_type, d = setup
+    user, _, d = setup
     services.place(user.id, d[0], 1)
     services.place(user.id, d[1], 1)
     firsts = db_session.scalars(
@@ -155,7 +155,7 @@ def test_bad_requests_are_refused_with_a_reason(setup, db_session):
 
 
 def test_leaderboard_and_restaurant_stats_follow_each_change(setup, db_session):
-    user, dish_type, d = setup
+    user, _, d = setup
     services.place(user.id, d[0], 1)
     entry = db_session.scalar(select(LeaderboardEntry).where(LeaderboardEntry.dish_id == d[0].id))
     assert (entry.rank, entry.rankers, entry.first_places, entry.points) == (1, 1, 1, 5)

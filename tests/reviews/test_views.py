@@ -59,7 +59,7 @@ def test_write_a_review_with_photos(browser, diner, db_session):
     )
     page = text(browser.get(f"/restaurants/{restaurant.slug}"))
     assert "Worth the queue" in page
-    assert f"/photos/" in page
+    assert "/photos/" in page
     db_session.expire_all()
     assert db_session.get(type(restaurant), restaurant.id).review_count == 1
 
