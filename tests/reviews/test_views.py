@@ -156,3 +156,23 @@ def test_most_helpful_uses_the_wilson_lower_bound(browser, db_session):
         ReviewVoteFactory(review_id=proven.id, value=1 if n < 18 else -1)
     page = text(browser.get(f"/restaurants/{restaurant.slug}"))
     assert page.index("Eighteen of twenty") < page.index("Three of three")
+
+
+def test_a_huge_upload_is_a_clear_413_and_nothing_is_stored(browser, diner, db_session, app):
+    restaurant = RestaurantFactory()
+    huge = (io.BytesIO(b"\xff" * (app.config["MAX_CONTENT_LENGTH"] + 1)), "huge.jpg")
+    response = write(browser, restaurant, new_photos=[huge])
+    assert response.status_code == 413
+    assert "too large" in text(response)
+    assert db_session.scalar(select(func.count()).select_from(Review)) == 0
+
+
+def test_a_photo_over_the_per_photo_limit_is_refused_with_its_reason(
+    browser, diner, db_session, app
+):
+    restaurant = RestaurantFactory()
+    big = (io.BytesIO(b"\xff" * (app.config["PHOTO_MAX_BYTES"] + 1)), "big.jpg")
+    response = write(browser, restaurant, new_photos=[big])
+    assert response.status_code == 422
+    assert "MB" in text(response)
+    assert db_session.scalar(select(func.count()).select_from(Review)) == 0
