@@ -15,6 +15,7 @@ from bellyfed.demo.people import generate_social, generate_users
 from bellyfed.demo.places import generate_restaurants
 from bellyfed.demo.tables import ALL_TABLES, IDENTITY_TABLES, TABLE_COLUMNS
 from bellyfed.demo.world import DemoSize, DemoWorld, Rows
+from bellyfed.leaderboards.compute import recompute_all
 from bellyfed.restaurants.stats import refresh_restaurant_stats
 
 DEMO_PASSWORD = "bellyfed-demo-password"  # noqa: S105 - published in the README on purpose
@@ -65,6 +66,10 @@ def load_demo(conn: psycopg.Connection, size: DemoSize, *, reset: bool = False,
         if existing:
             return LoadReport(skipped=True, counts={"restaurants": existing})
         bases = {t: _next_free_id(cur, t) for t in IDENTITY_TABLES}
+        # dish_prices ids come from its sequence (via the trigger); rolled-back inserts advance
+        # it, so start it right after the rows that exist to keep reruns identical.
+        cur.execute("SELECT setval(pg_get_serial_sequence('dish_prices', 'id'), "
+                    "coalesce(max(id), 0) + 1, false) FROM dish_prices")  # fmt: skip
 
     world = DemoWorld(size, bases)
     counts: dict[str, int] = {}
@@ -93,6 +98,7 @@ def load_demo(conn: psycopg.Connection, size: DemoSize, *, reset: bool = False,
                 .format(t=sql.Literal(table), i=sql.Identifier(table))
             )  # fmt: skip
     refresh_restaurant_stats()
+    recompute_all()
     with conn.cursor() as cur:
         cur.execute("ANALYZE")
     counts["dish_prices"] = counts.get("dishes", 0) + len(world.price_changes)
