@@ -1,0 +1,220 @@
+"""Sign-up, log-in, profile and preferences forms, with messages a diner can act on."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from sqlalchemy import func, select
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Field,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from bellyfed.accounts.models import User
+from bellyfed.core.formatting import price_level_label
+from bellyfed.core.vocab import DIETARY_TAGS, PRICE_LEVELS
+from bellyfed.extensions import db
+from bellyfed.restaurants.models import City, Cuisine
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024  # argon2 copes with more, but nobody types a novel into a password box
+USERNAME_MESSAGE = "Usernames are 3-30 characters: lowercase letters, digits and underscores."
+PRICE_CHOICES = [("", "Any")] + [(str(level), price_level_label(level)) for level in PRICE_LEVELS]
+PRICE_INVALID = "Pick a price level from the list."
+DIETARY_LABELS = {"no-pork-no-lard": "No pork, no lard", "gluten-free": "Gluten-free"}
+DIETARY_CHOICES = [
+    (tag, DIETARY_LABELS.get(tag, tag.replace("-", " ").capitalize())) for tag in DIETARY_TAGS
+]
+
+
+def _clean(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL: drop stray ones here rather than fail in the database.
+    return value.replace("\x00", "").strip() if isinstance(value, str) else value
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
+def optional_int(value: object) -> int | None:
+    """Coerce a select's value: blank means "none", anything else must be a whole number."""
+    if value is None or value == "":
+        return None
+    return int(value)  # a ValueError is reported as the field's "pick from the list" message
+
+
+class _PlainChoiceErrors:
+    """One plain message for any value that was not offered (WTForms' own are technical)."""
+
+    def __init__(self, *args: object, invalid: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.invalid = invalid
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        """Coerce the submitted values, or fail with the plain message."""
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError(self.invalid) from exc
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        """Accept only values that were offered."""
+        try:
+            super().pre_validate(form)
+        except ValidationError as exc:
+            raise ValidationError(self.invalid) from exc
+
+
+class ChoiceField(_PlainChoiceErrors, SelectField):
+    """A drop-down list."""
+
+
+class MultiCheckboxField(_PlainChoiceErrors, SelectMultipleField):
+    """A multiple choice shown as a list of checkboxes (works without JavaScript)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class RegistrationForm(FlaskForm):
+    """A new account: username, email, display name and a long password, typed twice."""
+
+    username = StringField(
+        "Username",
+        filters=[_clean, _lower],
+        validators=[
+            DataRequired("Choose a username."),
+            Length(3, 30, USERNAME_MESSAGE),
+            Regexp(r"^[a-z0-9_]+$", message=USERNAME_MESSAGE),
+        ],
+    )
+    email = EmailField(
+        "Email",
+        filters=[_clean],
+        validators=[
+            DataRequired("Enter your email address."),
+            Length(max=254, message="That email address is too long."),
+            Email("That doesn't look like an email address."),
+        ],
+    )
+    display_name = StringField(
+        "Display name",
+        filters=[_clean],
+        validators=[
+            DataRequired("Tell us what to call you."),
+            Length(max=60, message="Keep your display name to 60 characters."),
+        ],
+    )
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired("Choose a password."),
+            Length(
+                MIN_PASSWORD_LENGTH,
+                MAX_PASSWORD_LENGTH,
+                f"Use at least {MIN_PASSWORD_LENGTH} characters; a short phrase works well.",
+            ),
+        ],
+    )
+    confirm = PasswordField(
+        "Password again",
+        validators=[
+            DataRequired("Type your password a second time."),
+            EqualTo("password", "The two passwords don't match."),
+        ],
+    )
+
+    def validate_username(self, field: Field) -> None:
+        """Refuse a username somebody already has."""
+        if db.session.scalar(select(User.id).where(User.username == field.data)):
+            raise ValidationError("That username is taken. Try another.")
+
+    def validate_email(self, field: Field) -> None:
+        """Refuse an email already in use, whatever its case."""
+        taken = select(User.id).where(func.lower(User.email) == field.data.lower())
+        if db.session.scalar(taken):
+            raise ValidationError("An account with that email already exists. Try logging in.")
+
+
+class LoginForm(FlaskForm):
+    """Username or email, and the password."""
+
+    identifier = StringField(
+        "Username or email",
+        filters=[_clean],
+        validators=[
+            DataRequired("Enter your username or email."),
+            Length(max=254, message="That is longer than any username or email we know."),
+        ],
+    )
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired("Enter your password."),
+            Length(max=MAX_PASSWORD_LENGTH, message="That password is too long."),
+        ],
+    )
+
+
+class ProfileForm(FlaskForm):
+    """What other diners see: display name, bio, home city and avatar."""
+
+    display_name = StringField(
+        "Display name",
+        filters=[_clean],
+        validators=[
+            DataRequired("Tell us what to call you."),
+            Length(max=60, message="Keep your display name to 60 characters."),
+        ],
+    )
+    bio = TextAreaField(
+        "About you",
+        filters=[_clean],
+        validators=[Length(max=2000, message="Keep your bio to 2000 characters.")],
+    )
+    home_city_id = ChoiceField(
+        "Home city", coerce=optional_int, invalid="Pick a city from the list."
+    )
+    avatar = FileField("New avatar")
+    remove_avatar = BooleanField("Remove my avatar")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        cities = db.session.execute(select(City.id, City.name).order_by(City.name)).all()
+        self.home_city_id.choices = [("", "No home city")] + [(c.id, c.name) for c in cities]
+
+
+class PreferencesForm(FlaskForm):
+    """What personalizes browse and search."""
+
+    favourite_cuisines = MultiCheckboxField(
+        "Favourite cuisines", coerce=int, invalid="Pick cuisines from the list."
+    )
+    dietary_needs = MultiCheckboxField(
+        "Dietary needs", choices=DIETARY_CHOICES, invalid="Pick dietary needs from the list."
+    )
+    price_min = ChoiceField(
+        "Cheapest", choices=PRICE_CHOICES, coerce=optional_int, invalid=PRICE_INVALID
+    )
+    price_max = ChoiceField(
+        "Priciest", choices=PRICE_CHOICES, coerce=optional_int, invalid=PRICE_INVALID
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        cuisines = db.session.execute(select(Cuisine.id, Cuisine.name).order_by(Cuisine.name))
+        self.favourite_cuisines.choices = [(c.id, c.name) for c in cuisines]
+
+    def validate_price_max(self, field: Field) -> None:
+        """The range must not be upside down."""
+        low, high = self.price_min.data, field.data
+        if low is not None and high is not None and low > high:
+            raise ValidationError("The priciest level can't be below the cheapest.")

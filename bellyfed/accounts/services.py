@@ -1,0 +1,135 @@
+"""Account operations: sign-up, password check, profile and preferences. Callers commit."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from functools import cache
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import FileStorage
+
+from bellyfed.accounts.models import User, UserPreferences
+from bellyfed.accounts.passwords import hash_password, needs_rehash, verify_password
+from bellyfed.core.vocab import DIETARY_TAGS
+from bellyfed.extensions import db
+from bellyfed.photos.models import Photo
+from bellyfed.photos.services import delete_photo, is_empty_upload, save_upload
+from bellyfed.restaurants.models import Cuisine
+
+# The database's unique constraints, and what to tell someone who lost the race for them.
+CONFLICT_MESSAGES = {
+    "uq_users_username": ("username", "That username is taken. Try another."),
+    "uq_users_email_lower": ("email", "An account with that email already exists. Try logging in."),
+}
+
+
+class RegistrationConflictError(Exception):
+    """The username or email was taken between the form's check and our insert."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def register_user(*, username: str, email: str, display_name: str, password: str) -> User:
+    """A new diner account, logged in from now; RegistrationConflictError if a name is taken."""
+    user = User(
+        username=username,
+        email=email,
+        display_name=display_name,
+        password_hash=hash_password(password),
+        last_login_at=datetime.now(UTC),
+    )
+    try:
+        with db.session.begin_nested():  # a savepoint, so the caller's transaction survives
+            db.session.add(user)
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+        if constraint not in CONFLICT_MESSAGES:
+            raise
+        raise RegistrationConflictError(*CONFLICT_MESSAGES[constraint]) from exc
+    return user
+
+
+def find_account(identifier: str) -> User | None:
+    """The account a username or an email (any case) belongs to."""
+    identifier = identifier.strip().lower()
+    if "@" in identifier:
+        query = select(User).where(func.lower(User.email) == identifier)
+    else:
+        query = select(User).where(User.username == identifier)
+    return db.session.scalar(query)
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def authenticate(user: User | None, password: str) -> User | None:
+    """``user`` when ``password`` is theirs and the account is active, else None."""
+    if user is None:
+        # Still one argon2 verification, so response times don't tell which accounts exist.
+        verify_password(_dummy_hash(), password)
+        return None
+    if not verify_password(user.password_hash, password) or not user.is_active:
+        return None
+    if needs_rehash(user.password_hash):  # made with older parameters: upgrade while we can
+        user.password_hash = hash_password(password)
+    user.last_login_at = datetime.now(UTC)
+    return user
+
+
+def update_profile(
+    user: User,
+    *,
+    display_name: str,
+    bio: str,
+    home_city_id: int | None,
+    avatar: FileStorage | None = None,
+    remove_avatar: bool = False,
+) -> None:
+    """Change what other diners see; PhotoRejected/PhotoStorageUnavailable from a bad avatar."""
+    # The avatar goes first, so that when the photos service refuses it nothing has changed.
+    if not is_empty_upload(avatar):
+        photo = save_upload(avatar, uploader_id=user.id, alt_text=f"{display_name}'s avatar")
+        _replace_avatar(user, photo.id)
+    elif remove_avatar:
+        _replace_avatar(user, None)
+    user.display_name = display_name
+    user.bio = bio
+    user.home_city_id = home_city_id
+
+
+def _replace_avatar(user: User, photo_id: int | None) -> None:
+    old = db.session.get(Photo, user.avatar_photo_id) if user.avatar_photo_id else None
+    user.avatar_photo_id = photo_id
+    # The old image goes too (a removed avatar should not linger in storage), unless it is
+    # someone else's or belongs to a review.
+    if old is not None and old.uploader_id == user.id and old.review_id is None:
+        delete_photo(old)
+
+
+def update_preferences(
+    user: User,
+    *,
+    cuisine_ids: Iterable[int],
+    dietary_needs: Iterable[str],
+    price_min: int | None,
+    price_max: int | None,
+) -> UserPreferences:
+    """Replace ``user``'s preferences (created on first save)."""
+    preferences = user.preferences
+    if preferences is None:
+        preferences = user.preferences = UserPreferences()
+    cuisines = select(Cuisine).where(Cuisine.id.in_(set(cuisine_ids))).order_by(Cuisine.name)
+    preferences.favourite_cuisines = list(db.session.scalars(cuisines))
+    chosen = set(dietary_needs)
+    preferences.dietary_needs = [tag for tag in DIETARY_TAGS if tag in chosen]
+    preferences.price_min = price_min
+    preferences.price_max = price_max
+    return preferences

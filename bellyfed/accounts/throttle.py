@@ -1,0 +1,101 @@
+"""Login throttling in Redis: failed attempts counted per account and per client address.
+
+Keys (fixed 15-minute windows, the TTL set by the first failure of a window):
+    ``login:fail:account:user:<user id>``  an existing account, whichever name it was typed as
+    ``login:fail:account:name:<sha256>``   an unknown username/email (normalized, never stored raw)
+    ``login:fail:address:<ip>``            the client address
+
+An attempt takes a slot in both counters *before* the password is checked, atomically, so a burst
+of parallel guesses cannot overshoot the limit; a successful login gives the slots back (the
+account counter is cleared). At most 5 failures per account per window: 20 an hour, far below the
+100-an-hour ceiling. Redis being down degrades the feature, never the login: we log and allow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+
+import redis
+
+from bellyfed.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 15 * 60
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 30
+
+# KEYS: address, account; ARGV: window, address limit, account limit.
+# Returns {0, 0} when a slot was taken, else {1 for address | 2 for account, ms left in window}.
+_TAKE_SLOT = """
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i + 1]) then
+    return {i, redis.call('PTTL', key)}
+  end
+end
+for _, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+end
+return {0, 0}
+"""
+
+# KEYS: address, account. The address keeps counting only failures; DECR keeps its TTL.
+_GIVE_BACK = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return redis.call('DEL', KEYS[2])
+"""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a login attempt was refused, and for how long."""
+
+    scope: str  # "account" or "address"
+    retry_after: int  # seconds
+
+    @property
+    def message(self) -> str:
+        """What to tell the person at the keyboard."""
+        minutes = max(1, math.ceil(self.retry_after / 60))
+        wait = f"{minutes} minute{'s' if minutes != 1 else ''}"
+        if self.scope == "account":
+            return f"Too many failed attempts for this account. Try again in {wait}."
+        return f"Too many failed attempts from your network. Try again in {wait}."
+
+
+def account_subject(user_id: int | None, identifier: str) -> str:
+    """The account counter's name: the user's id when known, else the normalized name typed."""
+    if user_id is not None:
+        return f"user:{user_id}"
+    normalized = identifier.strip().lower().encode()
+    return f"name:{hashlib.sha256(normalized).hexdigest()}"
+
+
+def _keys(account: str, address: str | None) -> list[str]:
+    return [f"login:fail:address:{address or 'unknown'}", f"login:fail:account:{account}"]
+
+
+def take_attempt(account: str, address: str | None) -> Refusal | None:
+    """Count one attempt against both limits; a Refusal when either is already used up."""
+    try:
+        script = get_redis().register_script(_TAKE_SLOT)
+        limits = [WINDOW_SECONDS, MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_ACCOUNT]
+        refused_by, ms_left = script(keys=_keys(account, address), args=limits)
+    except redis.RedisError as exc:
+        log.warning("Login throttling is off: Redis is unavailable (%s)", exc)
+        return None
+    if refused_by == 0:
+        return None
+    scope = "address" if refused_by == 1 else "account"
+    return Refusal(scope=scope, retry_after=max(1, math.ceil(int(ms_left) / 1000)))
+
+
+def attempt_succeeded(account: str, address: str | None) -> None:
+    """Clear the account's failures and give the address its slot back."""
+    try:
+        get_redis().register_script(_GIVE_BACK)(keys=_keys(account, address))
+    except redis.RedisError as exc:
+        log.warning("Could not clear login failures: Redis is unavailable (%s)", exc)
