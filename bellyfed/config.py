@@ -105,6 +105,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PHOTO_MAX_PIXELS": _int(env, "PHOTO_MAX_PIXELS", 40_000_000),
         "REVIEW_MAX_PHOTOS": _int(env, "REVIEW_MAX_PHOTOS", 4),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_UPLOAD_BYTES", 34 * 1024 * 1024),
+        # How many proxies (load balancer, ...) set X-Forwarded-For/-Proto in front of the app;
+        # 0 trusts none. Per-address login limits need the real client address.
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

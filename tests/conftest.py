@@ -142,8 +142,11 @@ def db_session(app: Flask) -> Iterator[sa.orm.Session]:
 
 
 @pytest.fixture
-def client(app: Flask, db_session):
-    return app.test_client()
+def client(app: Flask, db_session) -> FlaskClient:
+    """A browser-like client: each request in its own app context (see tests/web.py)."""
+    from tests.web import BrowserClient
+
+    return BrowserClient(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture

@@ -97,3 +97,22 @@ def test_the_wsgi_entry_point_exits_with_a_clear_message_in_production():
         "bellyfed: Refusing to start in production without SECRET_KEY and DATABASE_URL: "
         "set them in the environment."
     )
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(database_url):
+    from flask import request
+
+    from tests.conftest import make_test_app
+
+    app = make_test_app(database_url, TRUSTED_PROXIES=1)
+    app.add_url_rule("/_addr", "addr", lambda: request.remote_addr)
+    response = app.test_client().get("/_addr", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert response.get_data(as_text=True) == "203.0.113.7"
+    untrusting = make_test_app(database_url)
+    untrusting.add_url_rule("/_addr", "addr", lambda: request.remote_addr)
+    assert (
+        untrusting.test_client()
+        .get("/_addr", headers={"X-Forwarded-For": "203.0.113.7"})
+        .get_data(as_text=True)
+        == "127.0.0.1"
+    )
