@@ -85,6 +85,24 @@ def make_test_app(database_url: str, aws_endpoint: str | None = None, **override
     return app
 
 
+@contextmanager
+def seeded_app(prefix: str, aws_endpoint: str, size: object) -> Iterator[tuple[Flask, str]]:
+    """An app on a database of its own, migrated and filled with committed demo data."""
+    from bellyfed.demo.load import load_demo
+
+    with temporary_database(prefix) as url:
+        app = make_test_app(url, aws_endpoint)
+        with app.app_context():
+            flask_migrate.upgrade(directory=MIGRATIONS)
+            load_demo(db.session.connection().connection.driver_connection, size)
+            db.session.commit()
+        try:
+            yield app, url
+        finally:
+            with app.app_context():
+                db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     with temporary_database() as url:

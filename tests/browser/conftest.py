@@ -8,15 +8,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import flask_migrate
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
-from bellyfed.demo.load import load_demo
 from bellyfed.demo.world import DemoSize
-from bellyfed.extensions import db
-from tests.conftest import MIGRATIONS, free_port, make_test_app, temporary_database
+from tests.conftest import free_port, seeded_app
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Chromium's own background traffic is refused on this closed network; keep it quiet.
@@ -36,15 +33,10 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def live_server(aws_endpoint: str) -> Iterator[LiveServer]:
     """The app on its own database with demo data, served over HTTP from a thread."""
-    with temporary_database("bellyfed_browser") as url:
-        app = make_test_app(url, aws_endpoint)
-        with app.app_context():
-            flask_migrate.upgrade(directory=MIGRATIONS)
-            load_demo(
-                db.session.connection().connection.driver_connection,
-                DemoSize(restaurants=60, users=60),
-            )
-            db.session.commit()
+    with seeded_app("bellyfed_browser", aws_endpoint, DemoSize(restaurants=60, users=60)) as (
+        app,
+        url,
+    ):
         server = make_server("127.0.0.1", free_port(), app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -52,8 +44,6 @@ def live_server(aws_endpoint: str) -> Iterator[LiveServer]:
             yield LiveServer(f"http://127.0.0.1:{server.server_port}", url)
         finally:
             server.shutdown()
-            with app.app_context():
-                db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

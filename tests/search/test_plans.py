@@ -5,38 +5,33 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-import flask_migrate
 import pytest
 from flask import Flask
 from sqlalchemy import Select, select
 from sqlalchemy.dialects import postgresql
 from werkzeug.datastructures import MultiDict
 
-from bellyfed.demo.load import load_demo
 from bellyfed.demo.world import DemoSize
 from bellyfed.extensions import db
 from bellyfed.leaderboards.models import LeaderboardEntry
 from bellyfed.restaurants.models import City, Restaurant
 from bellyfed.search.params import parse
 from bellyfed.search.queries import WORD_SIMILARITY, build_query
-from tests.conftest import MIGRATIONS, make_test_app, temporary_database
+from tests.conftest import seeded_app
 
 
 @pytest.fixture(scope="module")
 def seeded(aws_endpoint: str) -> Iterator[Flask]:
     """3,000 restaurants (~26k dishes, ~40k rankings), analyzed, in a database of their own."""
-    with temporary_database("bellyfed_plans") as url:
-        app = make_test_app(url, aws_endpoint)
-        with app.app_context():
-            flask_migrate.upgrade(directory=MIGRATIONS)
-            load_demo(
-                db.session.connection().connection.driver_connection,
-                DemoSize(restaurants=3000, users=3000),
-            )
-            db.session.commit()
-            yield app
-            db.session.remove()
-            db.engine.dispose()
+    with (
+        seeded_app("bellyfed_plans", aws_endpoint, DemoSize(restaurants=3000, users=3000)) as (
+            app,
+            _,
+        ),
+        app.app_context(),
+    ):
+        yield app
+        db.session.remove()
 
 
 def plan(query: Select, *, index_only_if_possible: bool = False) -> dict:
