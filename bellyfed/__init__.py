@@ -26,6 +26,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config())
     if config:
         app.config.from_mapping(config)
+    from bellyfed.core.web import register_converters
+
+    register_converters(app)
     if app.config.get("TRUSTED_PROXIES"):
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

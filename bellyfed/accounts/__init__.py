@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from bellyfed.core.htmx import is_htmx
-from bellyfed.core.urls import current_path, safe_next
+from bellyfed.core.urls import browser_page, safe_next
 from bellyfed.extensions import db, login_manager
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def _ask_to_log_in() -> ResponseReturnValue:
 
 def _return_path() -> str | None:
     if is_htmx():
-        return current_path()
+        return browser_page()
     if request.method == "GET":
         return request.full_path.rstrip("?")
     # A form POST returns to the page the form was on: its own URL may not answer a GET.

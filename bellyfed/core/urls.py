@@ -18,10 +18,21 @@ def safe_next(target: str | None, fallback: str | None = None) -> str:
     return target
 
 
-def current_path() -> str:
-    """The page the diner is on (for HTMX, the page that made the request), to come back to."""
+def browser_page() -> str:
+    """The page in the diner's address bar: for HTMX, the page that made the request."""
     hx_url = request.headers.get("HX-Current-URL")
     if hx_url:
         parts = urlsplit(hx_url)
         return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
     return request.full_path.rstrip("?")
+
+
+def current_path() -> str:
+    """Where a form rendered now should bring the diner back to.
+
+    A GET renders the page it is for (htmx pushes fragment URLs such as a board's next page);
+    a POST's own URL is an action, so it goes back to the page that sent it.
+    """
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    return browser_page()

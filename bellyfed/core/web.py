@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
+
+from bellyfed.extensions import db
 
 csrf = CSRFProtect()
 
@@ -27,13 +30,39 @@ ERROR_MESSAGES = {
 }
 
 
+class IdConverter(IntegerConverter):
+    """``<int:…>`` that stops at PostgreSQL's bigint: a larger number is a 404, not a 500."""
+
+    def __init__(self, url_map: Map, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def register_converters(app: Flask) -> None:
+    """Must run before any blueprint registers its routes."""
+    app.url_map.converters["int"] = IdConverter
+
+
 def init_app(app: Flask) -> None:
     """CSRF on every unsafe request (HTMX sends the token in X-CSRFToken), headers, error pages."""
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     csrf.init_app(app)
+    app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+
+
+def _refuse_nul_bytes() -> None:
+    """PostgreSQL text cannot hold NUL: refuse it up front with a 400, not a 500 later."""
+    values = [*request.args.values(), *(request.view_args or {}).values()]
+    if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        values += list(request.form.values())
+    if any("\x00" in value for value in values if isinstance(value, str)):
+        abort(400, description="That request contains a character we can't accept (a NUL byte).")
 
 
 def _security_headers(response: Response) -> Response:
@@ -50,6 +79,8 @@ def _wants_json() -> bool:
 
 def _http_error(error: HTTPException) -> tuple[Response | str, int]:
     code = error.code or 500
+    if code >= 500:
+        db.session.rollback()  # the error page must not trip over a failed transaction
     message = (
         error.description if code not in ERROR_MESSAGES or _custom(error) else ERROR_MESSAGES[code]
     )

@@ -25,7 +25,7 @@ from bellyfed.rankings.queries import history_for, lists_for, my_rankings_for, r
 
 def _dish_or_404(dish_id: int) -> Dish:
     dish = db.session.get(Dish, dish_id)
-    if dish is None:
+    if dish is None or not dish.restaurant.is_active:
         abort(404, description="We couldn't find that dish.")
     return dish
 
@@ -63,6 +63,11 @@ def _apply(form: RankForm, dish: Dish, current: Ranking | None) -> ResponseRetur
     """Make the change; None when the form must be shown again with its errors."""
     notes = (form.notes.data or "").strip()
     position = form.position
+    if dish.dish_type_id is None:  # before any upload, so a refusal leaves nothing behind
+        form.choice.errors.append(
+            f"{dish.name} isn't a dish type diners rank (drinks and sides aren't)."
+        )
+        return None
     photo_id = None
     if position is not None:
         needs_photo = current is None or current.photo_id is None
@@ -125,13 +130,16 @@ def move(ranking_id: int) -> ResponseReturnValue:
     step = {"up": -1, "down": 1}.get(request.form.get("direction", ""))
     if step is None:
         abort(400, description="Say whether to move it up or down.")
+    error = None
     try:
         services.move(current_user.id, ranking, step)
         db.session.commit()
     except services.RankingError as exc:
         db.session.rollback()
-        flash(str(exc), "error")
-    return _after_list_change(ranking.dish_type_id)
+        error = str(exc)
+        if not is_htmx():
+            flash(error, "error")
+    return _after_list_change(ranking.dish_type_id, error)
 
 
 @bp.post("/me/rankings/<int:ranking_id>/remove")
@@ -147,8 +155,8 @@ def remove(ranking_id: int) -> ResponseReturnValue:
     return _after_list_change(dish_type_id)
 
 
-def _after_list_change(dish_type_id: int) -> ResponseReturnValue:
-    """HTMX swaps the one list; without JavaScript, back to the page."""
+def _after_list_change(dish_type_id: int, error: str | None = None) -> ResponseReturnValue:
+    """HTMX swaps the one list (with any error in it); without JavaScript, back to the page."""
     if not is_htmx():
         return redirect(url_for("rankings.mine"))
     lists = lists_for(current_user.id, dish_type_id)
@@ -157,6 +165,7 @@ def _after_list_change(dish_type_id: int) -> ResponseReturnValue:
         "rankings/_type_list.html",
         group=lists[0] if lists else None,
         lists=lists,
+        error=error,
     )
 
 

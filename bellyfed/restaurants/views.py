@@ -25,6 +25,8 @@ from bellyfed.search.queries import search
 from bellyfed.votes import services as votes
 from bellyfed.votes.models import ReviewVote
 
+REVIEWS_PER_PAGE = 20
+
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
@@ -70,13 +72,21 @@ def detail(slug: str) -> ResponseReturnValue:
     restaurant = restaurant_by_slug(slug)
     if restaurant is None:
         abort(404, description="We couldn't find that restaurant. It may have closed or moved.")
-    reviews = reviews_for(restaurant.id, sort)
+    page = request.args.get("page", "1")
+    if not page.isascii() or not page.isdigit() or not 1 <= int(page) <= 1000:
+        abort(400, description="Review pages are numbered from 1.")
+    page_number = int(page)
+    reviews = reviews_for(
+        restaurant.id, sort, REVIEWS_PER_PAGE, (page_number - 1) * REVIEWS_PER_PAGE
+    )
     review_ids = [r.id for r in reviews]
     user_id = current_user.id if current_user.is_authenticated else None
     context = {
         "restaurant": restaurant,
         "reviews": reviews,
         "review_sort": sort,
+        "review_page": page_number,
+        "review_pages": max(1, -(-restaurant.review_count // REVIEWS_PER_PAGE)),
         "review_votes": votes.counts(ReviewVote, review_ids),
         "my_review_votes": votes.mine(ReviewVote, user_id, review_ids),
     }

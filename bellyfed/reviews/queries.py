@@ -13,7 +13,9 @@ from bellyfed.votes.wilson import wilson_sql
 SORTS = ("helpful", "newest")
 
 
-def reviews_for(restaurant_id: int, sort: str = "helpful", limit: int = 20) -> list[Review]:
+def reviews_for(
+    restaurant_id: int, sort: str = "helpful", limit: int = 20, offset: int = 0
+) -> list[Review]:
     """A restaurant's reviews with authors, photos and comments loaded (four queries in all)."""
     helpful = (
         select(
@@ -36,6 +38,7 @@ def reviews_for(restaurant_id: int, sort: str = "helpful", limit: int = 20) -> l
             selectinload(Review.comments).joinedload(Comment.author),
         )
         .limit(limit)
+        .offset(offset)
     )
     if sort == "newest":
         query = query.order_by(Review.created_at.desc(), Review.id.desc())

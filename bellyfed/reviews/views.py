@@ -17,7 +17,9 @@ from bellyfed.reviews.models import Comment, Review
 
 
 def _restaurant_or_404(slug: str) -> Restaurant:
-    restaurant = db.session.scalar(select(Restaurant).where(Restaurant.slug == slug))
+    restaurant = db.session.scalar(
+        select(Restaurant).where(Restaurant.slug == slug, Restaurant.is_active)
+    )
     if restaurant is None:
         abort(404, description="We couldn't find that restaurant.")
     return restaurant
@@ -64,9 +66,9 @@ def _save(
         form.new_photos.errors = [*form.new_photos.errors, str(exc)]
         return None
     flash("Thanks! Your review is up.", "success")
-    return redirect(
-        url_for("restaurants.detail", slug=restaurant.slug, _anchor=f"review-{review.id}")
-    )
+    # Newest first, so a review with no helpful votes yet is on the page the diner lands on.
+    target = url_for("restaurants.detail", slug=restaurant.slug, reviews="newest")
+    return redirect(f"{target}#review-{review.id}")
 
 
 @bp.route("/restaurants/<slug>/reviews/new", methods=["GET", "POST"])

@@ -16,6 +16,7 @@ SORTS = {"best": "Best ranked", "popular": "Popular", "nearest": "Nearest", "new
 MAX_QUERY = 100
 MAX_RADIUS_KM = 50.0
 TRUTHY = {"1", "true", "on", "yes"}
+BIGINT, INT4 = 2**63, 2**31
 
 
 class BadSearch(ValueError):
@@ -66,7 +67,7 @@ class SearchParams:
             args["near"] = f"{values.near[0]:.5f},{values.near[1]:.5f}"
         if values.radius_km:
             args["radius_km"] = f"{values.radius_km:g}"
-        if values.sort != "best":
+        if values.sort != ("nearest" if values.near else "best"):
             args["sort"] = values.sort
         return args
 
@@ -100,8 +101,22 @@ def parse(args: MultiDict[str, str]) -> SearchParams:
     )  # fmt: skip
 
 
+def salvage(args: MultiDict[str, str]) -> SearchParams:
+    """What can be kept of a search that failed validation, to show the form as it was typed."""
+    tags = set(DIETARY_TAGS)
+    return SearchParams(
+        q=" ".join(args.get("q", "").split())[:MAX_QUERY],
+        city=args.get("city", "").strip() or None,
+        cuisines=tuple(c for c in args.getlist("cuisine") if c),
+        prices=tuple(sorted({int(p) for p in args.getlist("price") if p in {"1", "2", "3", "4"}})),
+        diets=tuple(sorted({d for d in args.getlist("diet") if d in tags})),
+        open_now=args.get("open_now", "").lower() in TRUTHY,
+        sort=args.get("sort", "") if args.get("sort", "") in SORTS else "best",
+    )
+
+
 def _price(raw: str) -> int:
-    if not raw.isdigit() or int(raw) not in PRICE_LEVELS:
+    if raw not in {str(level) for level in PRICE_LEVELS}:
         raise BadSearch("Price levels go from 1 ($) to 4 ($$$$).")
     return int(raw)
 
@@ -116,7 +131,8 @@ def _near(raw: str) -> tuple[float, float] | None:
         raise BadSearch("A location looks like near=3.1478,101.6953 (latitude,longitude).") from exc
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
         raise BadSearch("Latitude goes from -90 to 90 and longitude from -180 to 180.")
-    return lat, lng
+    # Rounded once (about 1 m), so every page of a search measures from the same point.
+    return round(lat, 5), round(lng, 5)
 
 
 def _radius(raw: str, near: tuple[float, float] | None) -> float | None:
@@ -148,11 +164,11 @@ def decode_cursor(token: str, sort: str) -> tuple | None:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         cursor_sort, value, row_id = json.loads(raw)
-        if cursor_sort != sort or not isinstance(row_id, int):
+        if cursor_sort != sort or not isinstance(row_id, int) or not 0 < row_id < BIGINT:
             raise ValueError(sort)
         if sort == "newest":
             value = datetime.fromisoformat(value)
-        elif not isinstance(value, int | float) or isinstance(value, bool):
+        elif not isinstance(value, int | float) or isinstance(value, bool) or abs(value) >= INT4:
             raise ValueError(value)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
         raise BadSearch("That page link is broken or out of date. Start the search again.") from exc

@@ -7,13 +7,13 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
-from bellyfed.core.htmx import render_page_or_fragment
+from bellyfed.core.htmx import is_htmx, render_page_or_fragment
 from bellyfed.core.vocab import DIETARY_TAGS
 from bellyfed.extensions import db
 from bellyfed.restaurants.hours import local_now, open_state
 from bellyfed.restaurants.models import City, Cuisine
 from bellyfed.search import bp
-from bellyfed.search.params import SORTS, BadSearch, SearchParams, parse
+from bellyfed.search.params import SORTS, BadSearch, SearchParams, parse, salvage
 from bellyfed.search.queries import search as run_search
 
 PAGE = "search/search.html"
@@ -47,21 +47,25 @@ def _personalize(params: SearchParams) -> tuple[SearchParams, str | None]:
     return personal, "Filtered by your preferences."
 
 
+def _refused(error: str, params: SearchParams) -> ResponseReturnValue:
+    """The form as typed plus the reason. HTMX gets a 200 so it swaps the message in while the
+    diner types (htmx ignores 4xx bodies); a page load gets the honest 400."""
+    status = 200 if is_htmx() else 400
+    return render_page_or_fragment(
+        PAGE, FRAGMENT, status, error=error, params=params, page=None, **_options()
+    )
+
+
 @bp.get("/search")
 def search() -> ResponseReturnValue:
     """Search restaurants by text and filters, sorted and paged by cursor."""
     try:
         params = parse(request.args)
     except BadSearch as exc:
-        return render_page_or_fragment(
-            PAGE, FRAGMENT, 400, error=str(exc), params=SearchParams(), page=None, **_options()
-        )
+        return _refused(str(exc), salvage(request.args))
     params, notice = _personalize(params)
     if params.city and db.session.scalar(select(City.id).where(City.slug == params.city)) is None:
-        error = f"We don't know a city called “{params.city}”."
-        return render_page_or_fragment(
-            PAGE, FRAGMENT, 400, error=error, params=params, page=None, **_options()
-        )
+        return _refused(f"We don't know a city called “{params.city}”.", params)
     page = run_search(params)
     next_url = (
         url_for("search.search", **params.query_args(), cursor=page.next_cursor)

@@ -30,7 +30,7 @@ def _value(allowed: dict[str, int]) -> int:
 def vote_dish(dish_id: int) -> ResponseReturnValue:
     """Like or dislike a dish; the same vote again clears it."""
     dish = db.session.get(Dish, dish_id)
-    if dish is None:
+    if dish is None or not dish.restaurant.is_active:
         abort(404, description="We couldn't find that dish.")
     services.toggle(DishVote, current_user.id, dish_id, _value(DISH_VALUES))
     db.session.commit()

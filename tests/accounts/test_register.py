@@ -101,10 +101,11 @@ def test_errors_are_tied_to_their_field(client):
     assert 'aria-invalid="true"' in page
 
 
-def test_a_nul_character_is_no_server_error(client, db_session):
+def test_a_nul_character_is_a_clear_400_and_no_account(client, db_session):
     response = post(client, "/auth/register", {**GOOD, "display_name": "Siti\x00 Lim"})
-    assert response.status_code == 302
-    assert db_session.scalar(select(User.display_name)) == "Siti Lim"
+    assert response.status_code == 400
+    assert "NUL" in text(response)
+    assert user_count(db_session) == 0
 
 
 def test_a_taken_username_is_refused(client, db_session):

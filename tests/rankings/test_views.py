@@ -123,3 +123,24 @@ def test_pages_need_login(browser, db_session):
     response = browser.get("/me/rankings")
     assert response.status_code == 302
     assert "/auth/login" in response.headers["Location"]
+
+
+def test_ranking_a_drink_is_refused_before_any_upload(browser, diner, db_session):
+    from bellyfed.photos.models import Photo
+
+    drink = DishFactory(dish_type=None, name="Kopi O")
+    response = rank(browser, drink, "1")
+    assert response.status_code == 422
+    assert "isn&#39;t a dish type diners rank" in text(response) or "isn't a dish type" in text(
+        response
+    )
+    assert db_session.scalar(select(Photo.id)) is None
+
+
+def test_an_impossible_move_shows_its_reason_in_the_swapped_list(browser, diner, db_session):
+    dish = DishFactory()
+    rank(browser, dish, "1")
+    only = db_session.scalar(select(Ranking).where(Ranking.user_id == diner.id))
+    response = post(browser, f"/me/rankings/{only.id}/move", {"direction": "up"}, htmx=True)
+    assert response.status_code == 200
+    assert "can&#39;t move further" in text(response) or "can't move further" in text(response)

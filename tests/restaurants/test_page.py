@@ -122,3 +122,18 @@ def test_the_page_runs_a_fixed_number_of_statements(browser, db_session):
         assert browser.get(f"/restaurants/{big.slug}").status_code == 200
     assert len(many) == len(few)
     assert len(many) <= 16, many
+
+
+def test_reviews_are_paged(browser, db_session):
+    from bellyfed.restaurants.stats import refresh_restaurant_stats
+
+    restaurant, _ = make_restaurant()
+    for n in range(23):
+        ReviewFactory(restaurant_id=restaurant.id, title=f"Visit {n:02d}")
+    refresh_restaurant_stats([restaurant.id])
+    first = text(browser.get(f"/restaurants/{restaurant.slug}?reviews=newest"))
+    assert first.count('class="review card"') == 20
+    assert "Page 1 of 2" in first
+    second = text(browser.get(f"/restaurants/{restaurant.slug}?reviews=newest&page=2"))
+    assert second.count('class="review card"') == 3
+    assert browser.get(f"/restaurants/{restaurant.slug}?page=0").status_code == 400

@@ -67,3 +67,21 @@ def test_query_args_reproduce_the_search():
         MultiDict([("q", "laksa"), ("city", "penang"), ("price", "1"), ("open_now", "1")])
     )
     assert parse(MultiDict(params.query_args())) == params
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        encode_cursor("best", 1, 10**30),
+        encode_cursor("best", 10**30, 5),
+        encode_cursor("best", 1, -3),
+    ],
+)
+def test_cursors_out_of_range_are_refused(cursor):
+    with pytest.raises(BadSearch, match="page link is broken"):
+        p(cursor=cursor)
+
+
+def test_unicode_digits_are_not_price_levels():
+    with pytest.raises(BadSearch, match="Price levels"):
+        p(price="²")

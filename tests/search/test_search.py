@@ -166,3 +166,32 @@ def test_search_results_run_a_fixed_number_of_statements(browser, db_session):
         browser.get("/search?q=laksa")
     assert len(many) == len(few)
     assert len(many) <= 10, many
+
+
+def test_next_page_keeps_best_sort_with_a_location(browser, db_session):
+    city = CityFactory(slug="melaka")
+    for n in range(25):
+        RestaurantFactory(
+            city=city, name=f"Melaka Stall {n:02d}", latitude=2.19 + n / 1000, longitude=102.25
+        )
+    first = text(browser.get("/search?city=melaka&near=2.19,102.25&sort=best"))
+    next_url = first.split('class="button secondary" href="')[1].split('"')[0].replace("&amp;", "&")
+    assert "sort=best" in next_url
+    second = browser.get(next_url)
+    assert second.status_code == 200
+    assert text(second).count('class="result card"') == 5
+
+
+def test_htmx_gets_the_error_message_swapped_in(browser, db_session):
+    response = browser.get("/search?q=laksa&near=abc", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "near=3.1478,101.6953" in text(response)
+    assert "<html" not in text(response)
+
+
+def test_a_refused_search_keeps_what_was_typed(browser, db_session):
+    response = browser.get("/search?q=char+kway+teow&price=%C2%B2&diet=halal")
+    assert response.status_code == 400
+    page = text(response)
+    assert 'value="char kway teow"' in page
+    assert 'value="halal" checked' in page
