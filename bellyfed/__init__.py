@@ -42,6 +42,7 @@ def register_extensions(app: Flask) -> None:
     """Bind the extension objects and the Celery app to this Flask app."""
     import bellyfed.all_models  # noqa: F401  (the metadata must be complete before migrations run)
     from bellyfed import accounts
+    from bellyfed.analytics import events
     from bellyfed.core import formatting, web
     from bellyfed.extensions import db, migrate
     from bellyfed.queue import celery_init_app
@@ -49,6 +50,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     accounts.init_app(app)
+    events.init_app(app)
     web.init_app(app)
     formatting.init_app(app)
     celery_init_app(app)
@@ -77,7 +79,9 @@ def register_blueprints(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Attach the ``flask`` CLI groups."""
     from bellyfed.demo.commands import demo_cli
+    from bellyfed.dynamo.commands import dynamo_cli
     from bellyfed.ops.commands import ops_cli
 
     app.cli.add_command(demo_cli)
+    app.cli.add_command(dynamo_cli)
     app.cli.add_command(ops_cli)

@@ -32,6 +32,8 @@ SERVER_URL = os.environ.get(
 )
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 MIGRATIONS = str(PROJECT_ROOT / "migrations")
+# DynamoDB tables of this test run, in the run's own moto server.
+DYNAMODB_PREFIX = f"test-{uuid.uuid4().hex[:8]}-"
 
 # moto's server stands in for AWS; boto3 still wants credentials to sign requests with.
 for _name, _value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
@@ -78,6 +80,7 @@ def make_test_app(database_url: str, aws_endpoint: str | None = None, **override
         "REDIS_URL": TEST_REDIS_URL,
         "AWS_ENDPOINT_URL_DYNAMODB": aws_endpoint,
         "AWS_ENDPOINT_URL_S3": aws_endpoint,
+        "DYNAMODB_TABLE_PREFIX": DYNAMODB_PREFIX,
     }
     config.update(overrides)
     app = create_app(config)
@@ -128,9 +131,12 @@ def aws_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def app(database_url: str, aws_endpoint: str) -> Iterator[Flask]:
+    from bellyfed.dynamo.tables import create_tables
+
     app = make_test_app(database_url, aws_endpoint)
     with app.app_context():
         flask_migrate.upgrade(directory=MIGRATIONS)
+        create_tables()
     yield app
     with app.app_context():
         db.engine.dispose()

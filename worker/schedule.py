@@ -1,4 +1,4 @@
-"""Every periodic task, in one place: name -> task and interval (seconds)."""
+"""Every periodic task, in one place: name -> task, interval (seconds) and options."""
 
 BEAT_SCHEDULE: dict[str, dict] = {
     "worker-heartbeat": {
@@ -6,5 +6,20 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 15.0,
         # A heartbeat older than its successor is worthless; don't let them queue up.
         "options": {"expires": 14},
+    },
+    "flush-events": {
+        "task": "worker.tasks.flush_events",
+        "schedule": 5.0,
+        "options": {"expires": 10},
+    },
+    "rollup-today": {
+        "task": "worker.tasks.rollup_today",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
+    "recompute-leaderboards": {
+        "task": "worker.tasks.recompute_leaderboards",
+        "schedule": 900.0,
+        "options": {"expires": 890},
     },
 }

@@ -1,17 +1,50 @@
-"""Thin Celery tasks: each calls a plain function in ``bellyfed`` that tests call directly."""
+"""Thin Celery tasks: each calls a plain function in ``bellyfed`` that tests call directly.
 
+Every task is idempotent, so redelivery (acks_late) and retries never double-count.
+"""
+
+from botocore.exceptions import BotoCoreError, ClientError
 from celery import shared_task
+from redis.exceptions import RedisError
 
+from bellyfed.analytics.flush import flush
+from bellyfed.analytics.rollups import rollup_day
+from bellyfed.extensions import db
+from bellyfed.leaderboards.compute import recompute_all
 from bellyfed.ops.heartbeat import record_heartbeat
 from bellyfed.redis_client import get_redis
 
+TRANSIENT = (BotoCoreError, ClientError, RedisError, ConnectionError)
+RETRY = {
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 5,
+}
 
-@shared_task(
-    name="worker.tasks.heartbeat",
-    autoretry_for=(ConnectionError,),
-    retry_backoff=True,
-    max_retries=3,
-)
+
+@shared_task(name="worker.tasks.heartbeat", **RETRY)
 def heartbeat() -> float:
     """Record that a worker is alive and beat is scheduling (runs inside an app context)."""
     return record_heartbeat(get_redis())
+
+
+@shared_task(name="worker.tasks.flush_events", **RETRY)
+def flush_events() -> dict:
+    """Move buffered views, clicks and metrics into DynamoDB, exactly once."""
+    report = flush(get_redis())
+    return {"batches": report.batches, "events": report.events, "writes": report.writes}
+
+
+@shared_task(name="worker.tasks.rollup_today", **RETRY)
+def rollup_today() -> int:
+    """Today's daily buckets from the hour buckets."""
+    return rollup_day(get_redis())
+
+
+@shared_task(name="worker.tasks.recompute_leaderboards", **RETRY)
+def recompute_leaderboards() -> int:
+    """Every city leaderboard from the rankings (a safety net; changes recompute their board)."""
+    entries = recompute_all()
+    db.session.commit()
+    return entries

@@ -16,6 +16,7 @@ from bellyfed.accounts.services import (
     register_user,
 )
 from bellyfed.accounts.settings_page import render_settings, save_settings
+from bellyfed.analytics.events import record
 from bellyfed.core.urls import safe_next
 from bellyfed.extensions import db
 
@@ -59,6 +60,7 @@ def login() -> ResponseReturnValue:
     db.session.commit()
     throttle.attempt_succeeded(subject, request.remote_addr)
     login_user(user)
+    record("metric", "logins")
     flash(f"Welcome back, {user.display_name}.", "success")
     return redirect(_next_path())
 
@@ -82,6 +84,7 @@ def register() -> ResponseReturnValue:
         else:
             db.session.commit()
             login_user(user)
+            record("metric", "signups")
             flash(f"Welcome to Bellyfed, {user.display_name}! Your account is ready.", "success")
             return redirect(_next_path())
     return render_template("accounts/register.html", form=form, next_param=_next_param())

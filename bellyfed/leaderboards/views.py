@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 
+from bellyfed.analytics.events import record
 from bellyfed.core.htmx import render_page_or_fragment
 from bellyfed.dishes.cards import dish_card_context
 from bellyfed.dishes.models import DishType
@@ -44,6 +45,7 @@ def index() -> ResponseReturnValue:
 def dish_type(type_slug: str) -> ResponseReturnValue:
     """One dish type: each city's top 3, linking to the full boards."""
     kind = _dish_type_or_404(type_slug)
+    record("view", f"dish_type:{kind.id}", unique=True)
     return render_template(
         "leaderboards/dish_type.html", dish_type=kind, city_boards=city_boards(kind, top=3)
     )
@@ -57,6 +59,7 @@ def city_board(type_slug: str, city_slug: str) -> ResponseReturnValue:
     if city is None:
         abort(404, description=f"We don't know a city called “{city_slug}”.")
     after = _after_rank()
+    record("view", f"dish_type:{kind.id}", unique=True)
     boards = cities_with_boards(kind)
     size = next((n for c, n in boards if c.id == city.id), 0)
     rows = board(kind, city, limit=PAGE_SIZE, after_rank=after)

@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
+from bellyfed.analytics.events import record
 from bellyfed.core.htmx import is_htmx, render_page_or_fragment
 from bellyfed.core.urls import safe_next
 from bellyfed.dishes.models import Dish
@@ -101,6 +102,7 @@ def _apply(form: RankForm, dish: Dish, current: Ranking | None) -> ResponseRetur
         db.session.rollback()
         form.choice.errors.append("Your rankings changed in another window. Please try again.")
         return None
+    record("metric", "rankings")
     flash(message, "success")
     return redirect(safe_next(form.next.data, url_for("rankings.mine")))
 

@@ -6,6 +6,7 @@ from datetime import date, time
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     Date,
@@ -138,6 +139,7 @@ class Restaurant(Timestamps, db.Model):
     review_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     rating_sum: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     popularity: Mapped[float] = mapped_column(Float, server_default=text("0"))
+    view_count: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))  # from analytics
 
     city: Mapped[City] = relationship(back_populates="restaurants")
     cuisines: Mapped[list[Cuisine]] = relationship(

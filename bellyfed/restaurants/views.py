@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import abort, render_template, request
+from flask import abort, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
+from bellyfed.analytics.events import record
 from bellyfed.core.htmx import render_page_or_fragment
 from bellyfed.core.vocab import WEEKDAYS
 from bellyfed.dishes.cards import dish_card_context
@@ -17,6 +18,7 @@ from bellyfed.leaderboards.queries import dish_types_with_counts, standings_for_
 from bellyfed.photos.models import Photo
 from bellyfed.restaurants import bp
 from bellyfed.restaurants.hours import local_now, open_state, week_table
+from bellyfed.restaurants.models import Restaurant
 from bellyfed.restaurants.queries import cities_with_counts, menu_sections, restaurant_by_slug
 from bellyfed.reviews.models import Review
 from bellyfed.reviews.queries import SORTS, reviews_for
@@ -94,6 +96,7 @@ def detail(slug: str) -> ResponseReturnValue:
         return render_page_or_fragment(
             "restaurants/detail.html", "reviews/_review_list.html", **context
         )
+    record("view", f"restaurant:{restaurant.id}", unique=True)
     now = local_now(restaurant.timezone)
     dish_ids = [d.id for d in restaurant.dishes]
     return render_page_or_fragment(
@@ -122,3 +125,24 @@ def _recent_photos(restaurant_id: int, limit: int = 8) -> list[Photo]:
             .limit(limit)
         )
     )
+
+
+CONTACT_LINKS = ("phone", "website", "directions")
+
+
+@bp.get("/go/<int:restaurant_id>/<link>")
+def contact(restaurant_id: int, link: str) -> ResponseReturnValue:
+    """Count a click on a contact link, then send the diner on (works without JavaScript)."""
+    restaurant = db.session.get(Restaurant, restaurant_id)
+    if restaurant is None or not restaurant.is_active or link not in CONTACT_LINKS:
+        abort(404, description="That link doesn't exist.")
+    targets = {
+        "phone": f"tel:{restaurant.phone.replace(' ', '')}" if restaurant.phone else None,
+        "website": restaurant.website,
+        "directions": "https://www.google.com/maps/dir/?api=1&destination="
+        f"{restaurant.latitude},{restaurant.longitude}",
+    }
+    if not targets[link]:
+        abort(404, description=f"{restaurant.name} has no {link} listed.")
+    record("click", f"restaurant:{restaurant.id}:{link}")
+    return redirect(targets[link])

@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from bellyfed.analytics.events import record
 from bellyfed.dishes.models import Dish
 from bellyfed.extensions import db
 from bellyfed.photos.services import PhotoRejected, PhotoStorageUnavailable
@@ -53,6 +54,7 @@ def _save(
         "dish_id": int(form.dish_id.data) if form.dish_id.data else None,
         "uploads": form.new_photos.data,
     }
+    is_new = review is None
     try:
         if review is None:
             review = services.write_review(
@@ -65,6 +67,8 @@ def _save(
         db.session.rollback()
         form.new_photos.errors = [*form.new_photos.errors, str(exc)]
         return None
+    if is_new:
+        record("metric", "reviews")
     flash("Thanks! Your review is up.", "success")
     # Newest first, so a review with no helpful votes yet is on the page the diner lands on.
     target = url_for("restaurants.detail", slug=restaurant.slug, reviews="newest")

@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
+from bellyfed.analytics.events import record
 from bellyfed.core.htmx import is_htmx, render_page_or_fragment
 from bellyfed.core.vocab import DIETARY_TAGS
 from bellyfed.extensions import db
@@ -67,6 +68,8 @@ def search() -> ResponseReturnValue:
     if params.city and db.session.scalar(select(City.id).where(City.slug == params.city)) is None:
         return _refused(f"We don't know a city called “{params.city}”.", params)
     page = run_search(params)
+    if not params.cursor:  # a search, not the next page of one
+        record("metric", "searches")
     next_url = (
         url_for("search.search", **params.query_args(), cursor=page.next_cursor)
         if page.next_cursor

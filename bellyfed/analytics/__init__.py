@@ -1,0 +1,1 @@
+"""Real-time analytics: events buffered in Redis on the request path, flushed to DynamoDB."""

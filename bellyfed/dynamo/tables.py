@@ -1,0 +1,93 @@
+"""Every DynamoDB table, its keys, TTL attribute and capacity, as data (see docs/dynamodb.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+from flask import current_app
+
+from bellyfed.dynamo import resource, table_name
+
+TABLES: dict[str, dict[str, Any]] = {
+    # Counters and time buckets: PK "<kind>#<entity>", SK "TOTAL" | "D#day" | "H#hour" | "M#minute".
+    "analytics": {
+        "keys": (("pk", "S"), ("sk", "S")),
+        "ttl": "expires_at",
+    },
+}
+
+
+def _capacity() -> dict[str, Any]:
+    """On-demand by default; DYNAMODB_CAPACITY=provisioned uses the configured units."""
+    if current_app.config.get("DYNAMODB_CAPACITY", "on-demand") == "provisioned":
+        units = current_app.config.get("DYNAMODB_PROVISIONED_UNITS", (5, 5))
+        return {
+            "ProvisionedThroughput": {"ReadCapacityUnits": units[0], "WriteCapacityUnits": units[1]}
+        }
+    return {"BillingMode": "PAY_PER_REQUEST"}
+
+
+def create_tables() -> list[str]:
+    """Create the missing tables (idempotent); returns the names created."""
+    client = resource().meta.client
+    existing = set(client.list_tables()["TableNames"])
+    created = []
+    for logical, spec in TABLES.items():
+        name = table_name(logical)
+        if name in existing:
+            continue
+        hash_key, range_key = spec["keys"]
+        key_schema = [
+            {"AttributeName": hash_key[0], "KeyType": "HASH"},
+            {"AttributeName": range_key[0], "KeyType": "RANGE"},
+        ]
+        client.create_table(
+            TableName=name,
+            KeySchema=key_schema,
+            AttributeDefinitions=[
+                {"AttributeName": n, "AttributeType": t} for n, t in spec["keys"]
+            ],
+            **_capacity(),
+        )
+        client.get_waiter("table_exists").wait(TableName=name)
+        if spec.get("ttl"):
+            client.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec["ttl"]},
+            )
+        created.append(name)
+    return created
+
+
+def describe_tables() -> list[dict[str, Any]]:
+    """Name, status, item count and billing mode of each table (missing ones say so)."""
+    client = resource().meta.client
+    rows = []
+    for logical in TABLES:
+        name = table_name(logical)
+        try:
+            info = client.describe_table(TableName=name)["Table"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            rows.append({"name": name, "status": "MISSING"})
+            continue
+        billing = info.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+        rows.append({"name": name, "status": info["TableStatus"], "items": info.get("ItemCount", 0),
+                     "billing": billing})  # fmt: skip
+    return rows
+
+
+def drop_tables() -> list[str]:
+    """Delete the tables that exist (idempotent); returns the names dropped."""
+    client = resource().meta.client
+    existing = set(client.list_tables()["TableNames"])
+    dropped = []
+    for logical in TABLES:
+        name = table_name(logical)
+        if name in existing:
+            client.delete_table(TableName=name)
+            client.get_waiter("table_not_exists").wait(TableName=name)
+            dropped.append(name)
+    return dropped
