@@ -56,8 +56,10 @@ def register_extensions(app: Flask) -> None:
     celery_init_app(app)
 
 
-FEATURES = ("accounts", "leaderboards", "ops", "photos", "rankings", "restaurants", "reviews",
-            "search", "votes")  # fmt: skip
+FEATURES = (
+    "accounts", "admin", "leaderboards", "ops", "photos", "rankings", "restaurants", "reviews",
+    "search", "votes",
+)  # fmt: skip
 
 
 def register_blueprints(app: Flask) -> None:

@@ -12,6 +12,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 5.0,
         "options": {"expires": 10},
     },
+    "trending": {
+        "task": "worker.tasks.recompute_trending",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
     "rollup-today": {
         "task": "worker.tasks.rollup_today",
         "schedule": 300.0,

@@ -5,8 +5,10 @@ Every task is idempotent, so redelivery (acks_late) and retries never double-cou
 
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import shared_task
+from flask import current_app
 from redis.exceptions import RedisError
 
+from bellyfed.analytics import trending
 from bellyfed.analytics.flush import flush
 from bellyfed.analytics.rollups import rollup_day
 from bellyfed.extensions import db
@@ -40,6 +42,14 @@ def flush_events() -> dict:
 def rollup_today() -> int:
     """Today's daily buckets from the hour buckets."""
     return rollup_day(get_redis())
+
+
+@shared_task(name="worker.tasks.recompute_trending", **RETRY)
+def recompute_trending() -> dict[str, int]:
+    """Trending top-N per city, scores and popularity back to PostgreSQL."""
+    counts = trending.recompute(get_redis(), current_app.config["TRENDING_HALF_LIFE_HOURS"])
+    db.session.commit()
+    return counts
 
 
 @shared_task(name="worker.tasks.recompute_leaderboards", **RETRY)

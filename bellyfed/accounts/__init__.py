@@ -15,7 +15,7 @@ from bellyfed.extensions import db, login_manager
 if TYPE_CHECKING:
     from bellyfed.accounts.models import User
 
-bp = Blueprint("accounts", __name__)
+bp = Blueprint("accounts", __name__, cli_group="users")
 
 
 def init_app(app: Flask) -> None:

@@ -147,6 +147,7 @@ def _apply_batch(redis_client: redis.Redis, seq: int, report: FlushReport, token
             raise LockLost(f"flush lock lost while applying batch {seq}")
         results.update(counters.apply(increments[start : start + RENEW_EVERY], seq))
     _sync_restaurant_views(results)
+    _count_tops(redis_client, increments, results)
     touched = {pk for pk, sk in results if sk.startswith("H#")}
     for day in {sk[2:12] for _, sk in results if sk.startswith("H#")}:
         redis_client.sadd(f"{keys.TOUCHED}{day}", *touched)
@@ -156,6 +157,26 @@ def _apply_batch(redis_client: redis.Redis, seq: int, report: FlushReport, token
     report.events += sum(batch.values())
     report.writes += sum(1 for v in results.values() if v is not None)
     report.skipped += sum(1 for v in results.values() if v is None)
+
+
+def _count_tops(redis_client: redis.Redis, increments: list[Increment], results: dict) -> None:
+    """Dashboard leaderboards ("top restaurants now", "top searches"), from the hour items this
+    run wrote (not the ones a re-driven batch skips, so a re-run adds nothing twice)."""
+    pipe = redis_client.pipeline(transaction=False)
+    for item in increments:
+        if results.get((item.pk, item.sk)) is None or not item.sk.startswith("H#"):
+            continue
+        kind, entity = item.pk.split("#", 1)
+        if kind == "view" and entity.startswith("restaurant:"):
+            top = f"{keys.TOP}views:{item.sk[2:]}"
+            pipe.zincrby(top, item.n, entity.split(":", 1)[1])
+        elif kind == "search":
+            top = f"{keys.TOP}searches:{item.sk[2:12]}"
+            pipe.zincrby(top, item.n, entity)
+        else:
+            continue
+        pipe.expire(top, keys.TOP_TTL)
+    pipe.execute()
 
 
 def _sync_restaurant_views(results: dict[tuple[str, str], int | None]) -> None:

@@ -15,6 +15,8 @@ LOCK = "bellyfed:flush:lock"  # one flusher at a time
 LAST_FLUSH = "bellyfed:flush:last"  # epoch seconds of the last completed flush
 HLL = "bellyfed:hll:"  # HyperLogLog of visitors per "<kind>|<entity>|<hour>"
 HLL_TTL = 3 * 24 * 3600
+TOP = "bellyfed:top:"  # ZSETs for the dashboard: "views:<hour>" by restaurant, "searches:<day>"
+TOP_TTL = 2 * 24 * 3600
 TOUCHED = "bellyfed:touched:"  # SET of item keys with hour buckets on a day, for the daily rollup
 
 

@@ -17,6 +17,7 @@ ROLES = ("diner", "admin")
 PRICE_LEVELS = (1, 2, 3, 4)  # $ to $$$$
 SPICE_LEVELS = range(0, 6)  # 0 = not spicy, 5 = very spicy
 VOTE_VALUES = (-1, 1)  # dislike / like on dishes; not helpful / helpful on reviews
+CONTACT_LINKS = ("phone", "website", "directions")  # tracked at /go/<restaurant>/<link>
 PHOTO_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp")
 # Weekdays follow Python's date.weekday(): 0 = Monday ... 6 = Sunday.
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -101,6 +101,9 @@ class Restaurant(Timestamps, db.Model):
         Index("ix_restaurants_city_best", "city_id", text("ranking_points DESC"), text("id DESC")),
         Index("ix_restaurants_city_popular", "city_id", text("popularity DESC"), text("id DESC")),
         Index("ix_restaurants_city_newest", "city_id", text("created_at DESC"), text("id DESC")),
+        Index(
+            "ix_restaurants_city_trending", "city_id", text("trending_score DESC"), text("id DESC")
+        ),
         Index("ix_restaurants_best", text("ranking_points DESC"), text("id DESC")),
         Index("ix_restaurants_popular", text("popularity DESC"), text("id DESC")),
         Index("ix_restaurants_newest", text("created_at DESC"), text("id DESC")),
@@ -140,6 +143,7 @@ class Restaurant(Timestamps, db.Model):
     rating_sum: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     popularity: Mapped[float] = mapped_column(Float, server_default=text("0"))
     view_count: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))  # from analytics
+    trending_score: Mapped[float] = mapped_column(Float, server_default=text("0"))  # time-decayed
 
     city: Mapped[City] = relationship(back_populates="restaurants")
     cuisines: Mapped[list[Cuisine]] = relationship(

@@ -37,7 +37,7 @@ UPDATE restaurants r SET
     review_count = coalesce(reviewed.reviews, 0),
     rating_sum = coalesce(reviewed.rating_sum, 0),
     popularity = coalesce(ranked.rankers, 0) + coalesce(reviewed.reviews, 0)
-        + coalesce(liked.likes, 0)
+        + coalesce(liked.likes, 0) + r.view_count / 10.0
 FROM target
 LEFT JOIN ranked ON ranked.restaurant_id = target.id
 LEFT JOIN reviewed ON reviewed.restaurant_id = target.id

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bellyfed.analytics.events import record
 from bellyfed.core.htmx import render_page_or_fragment
-from bellyfed.core.vocab import WEEKDAYS
+from bellyfed.core.vocab import CONTACT_LINKS, WEEKDAYS
 from bellyfed.dishes.cards import dish_card_context
 from bellyfed.extensions import db
 from bellyfed.leaderboards.queries import dish_types_with_counts, standings_for_dishes
@@ -53,12 +53,14 @@ def index() -> ResponseReturnValue:
         )
     favourites = tuple(c.slug for c in prefs.favourite_cuisines) if prefs is not None else ()
     for_you = search(replace(base, cuisines=favourites), page_size=6) if favourites else None
+    trending = search(replace(base, sort="trending"), page_size=6)
     return render_template(
         "restaurants/index.html",
         cities=cities,
         city_slug=city_slug,
         unknown_city=False,
         top=search(base, page_size=9),
+        trending=[r for r in trending.restaurants if r.trending_score > 0],
         for_you=for_you,
         favourites=[c.name for c in prefs.favourite_cuisines] if prefs is not None else [],
         dish_types=dish_types_with_counts()[:12],
@@ -125,9 +127,6 @@ def _recent_photos(restaurant_id: int, limit: int = 8) -> list[Photo]:
             .limit(limit)
         )
     )
-
-
-CONTACT_LINKS = ("phone", "website", "directions")
 
 
 @bp.get("/go/<int:restaurant_id>/<link>")

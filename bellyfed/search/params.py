@@ -12,7 +12,13 @@ from werkzeug.datastructures import MultiDict
 
 from bellyfed.core.vocab import DIETARY_TAGS, PRICE_LEVELS
 
-SORTS = {"best": "Best ranked", "popular": "Popular", "nearest": "Nearest", "newest": "Newest"}
+SORTS = {
+    "best": "Best ranked",
+    "popular": "Popular",
+    "trending": "Trending",
+    "nearest": "Nearest",
+    "newest": "Newest",
+}
 MAX_QUERY = 100
 MAX_RADIUS_KM = 50.0
 TRUTHY = {"1", "true", "on", "yes"}

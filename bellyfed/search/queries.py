@@ -121,8 +121,13 @@ def _sort_key(params: SearchParams) -> tuple[ColumnElement, bool]:
     """(the sort value, ascending?) for the chosen sort; ties always break on id."""
     if params.sort == "nearest":
         return distance_km(*params.near), True
-    column = {"best": Restaurant.ranking_points, "popular": Restaurant.popularity,
-              "newest": Restaurant.created_at}[params.sort]  # fmt: skip
+    columns = {
+        "best": Restaurant.ranking_points,
+        "popular": Restaurant.popularity,
+        "trending": Restaurant.trending_score,
+        "newest": Restaurant.created_at,
+    }
+    column = columns[params.sort]
     return column, False
 
 

@@ -70,6 +70,8 @@ def search() -> ResponseReturnValue:
     page = run_search(params)
     if not params.cursor:  # a search, not the next page of one
         record("metric", "searches")
+        if params.q:
+            record("search", params.q.lower()[:80])
     next_url = (
         url_for("search.search", **params.query_args(), cursor=page.next_cursor)
         if page.next_cursor

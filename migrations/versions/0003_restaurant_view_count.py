@@ -1,4 +1,4 @@
-"""Restaurant view totals copied from DynamoDB by the analytics flush.
+"""Analytics figures on restaurants: view totals copied from DynamoDB, and the trending score.
 
 Revision ID: 0003_restaurant_view_count
 Revises: 0002_stats_and_leaderboards
@@ -18,7 +18,18 @@ def upgrade():
         "restaurants",
         sa.Column("view_count", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
     )
+    op.add_column(
+        "restaurants",
+        sa.Column("trending_score", sa.Float(), server_default=sa.text("0"), nullable=False),
+    )
+    op.create_index(
+        "ix_restaurants_city_trending",
+        "restaurants",
+        ["city_id", sa.literal_column("trending_score DESC"), sa.literal_column("id DESC")],
+    )
 
 
 def downgrade():
+    op.drop_index("ix_restaurants_city_trending", table_name="restaurants")
+    op.drop_column("restaurants", "trending_score")
     op.drop_column("restaurants", "view_count")

@@ -1,0 +1,44 @@
+"""/admin/dashboard: live analytics that refresh themselves (HTMX polling)."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+
+from flask import abort
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from bellyfed.admin import bp
+from bellyfed.analytics.dashboard import build
+from bellyfed.core.htmx import render_page_or_fragment
+from bellyfed.redis_client import get_redis
+
+REFRESH_SECONDS = 5
+
+
+def admin_required(view: Any) -> Any:
+    """Signed in (else to the login page) and an operator (else 403)."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args: object, **kwargs: object) -> ResponseReturnValue:
+        if not current_user.is_admin:
+            abort(403, description="The dashboard is for Bellyfed operators.")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.get("/dashboard")
+@admin_required
+def dashboard() -> ResponseReturnValue:
+    """The dashboard page, or (polled by HTMX) just its panel."""
+    response = render_page_or_fragment(
+        "admin/dashboard.html",
+        "admin/_panel.html",
+        board=build(get_redis()),
+        refresh=REFRESH_SECONDS,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,91 @@
+"""The numbers on the operators' live dashboard, read from DynamoDB (series) and Redis (live)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import redis
+from botocore.exceptions import BotoCoreError, ClientError
+from sqlalchemy import select
+
+from bellyfed.analytics import keys
+from bellyfed.analytics.flush import lag_seconds
+from bellyfed.core.vocab import CONTACT_LINKS
+from bellyfed.dynamo import counters
+from bellyfed.extensions import db
+from bellyfed.restaurants.models import Restaurant
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Dashboard:
+    """Everything the dashboard shows; ``problems`` lists parts that could not be read."""
+
+    now: datetime
+    views_per_minute: list[tuple[str, int]] = field(default_factory=list)
+    searches_per_minute: list[tuple[str, int]] = field(default_factory=list)
+    top_restaurants: list[tuple[Restaurant, int]] = field(default_factory=list)
+    top_searches: list[tuple[str, int]] = field(default_factory=list)
+    clicks_today: dict[str, int] = field(default_factory=dict)
+    signups_today: int = 0
+    logins_today: int = 0
+    flush_lag: float | None = None
+    buffered_events: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def peak_views(self) -> int:
+        return max((n for _, n in self.views_per_minute), default=0)
+
+
+def _per_minute(pk: str, now: datetime) -> list[tuple[str, int]]:
+    """The last 60 minutes of a metric, oldest first, zeros included."""
+    minutes = [keys.minute_of(now - timedelta(minutes=m)) for m in range(59, -1, -1)]
+    counts = {
+        item["sk"][2:]: int(item["n"])
+        for item in counters.buckets(pk, f"M#{minutes[0]}", f"M#{minutes[-1]}")
+    }
+    return [(minute, counts.get(minute, 0)) for minute in minutes]
+
+
+def _today(pk: str, now: datetime) -> int:
+    day = now.strftime("%Y-%m-%d")
+    return sum(int(item["n"]) for item in counters.buckets(pk, f"H#{day}T00", f"H#{day}T23"))
+
+
+def build(redis_client: redis.Redis, now: datetime | None = None) -> Dashboard:
+    """Read the dashboard; a store that is down blanks its part and says so."""
+    now = now or datetime.now(UTC)
+    board = Dashboard(now=now)
+    try:
+        board.views_per_minute = _per_minute("metric#views", now)
+        board.searches_per_minute = _per_minute("metric#searches", now)
+        board.clicks_today = {link: _today(f"metric#clicks:{link}", now) for link in CONTACT_LINKS}
+        board.signups_today = _today("metric#signups", now)
+        board.logins_today = _today("metric#logins", now)
+    except (BotoCoreError, ClientError) as exc:
+        log.warning("dashboard: DynamoDB unavailable: %s", exc)
+        board.problems.append("DynamoDB is unreachable: series and today's totals are missing.")
+    try:
+        _live(board, redis_client, now)
+    except redis.RedisError as exc:
+        log.warning("dashboard: Redis unavailable: %s", exc)
+        board.problems.append("Redis is unreachable: live figures and the buffer are missing.")
+    return board
+
+
+def _live(board: Dashboard, redis_client: redis.Redis, now: datetime) -> None:
+    hour = now.strftime("%Y-%m-%dT%H")
+    top = redis_client.zrevrange(f"{keys.TOP}views:{hour}", 0, 9, withscores=True)
+    ids = [int(member) for member, _ in top]
+    places = {r.id: r for r in db.session.scalars(select(Restaurant).where(Restaurant.id.in_(ids)))}
+    board.top_restaurants = [
+        (places[i], int(score)) for (_, score), i in zip(top, ids, strict=True) if i in places
+    ]
+    searches = redis_client.zrevrange(f"{keys.TOP}searches:{now:%Y-%m-%d}", 0, 9, withscores=True)
+    board.top_searches = [(query.decode(), int(score)) for query, score in searches]
+    board.flush_lag = lag_seconds(redis_client, now)
+    board.buffered_events = sum(int(v) for v in redis_client.hvals(keys.BUFFER))
