@@ -102,6 +102,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # on-demand for unpredictable traffic; provisioned (with auto-scaling) once it is steady.
         "DYNAMODB_CAPACITY": env.get("DYNAMODB_CAPACITY", "on-demand"),
         "TRENDING_HALF_LIFE_HOURS": float(env.get("TRENDING_HALF_LIFE_HOURS", "6")),
+        # Off only to measure what tracking costs (bench/analytics.py).
+        "ANALYTICS_ENABLED": env.get("ANALYTICS_ENABLED", "1") == "1",
         "PHOTO_BUCKET": env.get("PHOTO_BUCKET", f"bellyfed-{bellyfed_env}-photos"),
         # Uploads: per photo, photos per review, and the request as a whole (-> 413 beyond it).
         "PHOTO_MAX_BYTES": _int(env, "PHOTO_MAX_BYTES", 8 * 1024 * 1024),

@@ -13,7 +13,7 @@ import re
 from datetime import UTC, datetime
 
 import redis
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_login import current_user
 
 from bellyfed.analytics import keys
@@ -50,7 +50,9 @@ def visitor_id() -> str:
 def _write(response: Response) -> Response:
     global lost_events
     events = g.pop("analytics_events", None)
-    if not events or response.status_code >= 400 or is_bot():
+    if not events or response.status_code >= 400 or not current_app.config["ANALYTICS_ENABLED"]:
+        return response
+    if is_bot():
         return response
     now = datetime.now(UTC)
     minute, hour = keys.minute_of(now), now.strftime("%Y-%m-%dT%H")

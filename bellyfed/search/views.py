@@ -48,6 +48,17 @@ def _personalize(params: SearchParams) -> tuple[SearchParams, str | None]:
     return personal, "Filtered by your preferences."
 
 
+def _normalized(params: SearchParams) -> str:
+    """The search as a usage metric: lower-cased text plus its filters, location left out."""
+    parts = [params.q.lower()[:80] or "(browse)"]
+    parts += [f"city={params.city}"] if params.city else []
+    parts += [f"cuisine={','.join(params.cuisines)}"] if params.cuisines else []
+    parts += [f"price={','.join(map(str, params.prices))}"] if params.prices else []
+    parts += [f"diet={','.join(params.diets)}"] if params.diets else []
+    parts += ["open-now"] if params.open_now else []
+    return " ".join(parts)
+
+
 def _refused(error: str, params: SearchParams) -> ResponseReturnValue:
     """The form as typed plus the reason. HTMX gets a 200 so it swaps the message in while the
     diner types (htmx ignores 4xx bodies); a page load gets the honest 400."""
@@ -70,8 +81,7 @@ def search() -> ResponseReturnValue:
     page = run_search(params)
     if not params.cursor:  # a search, not the next page of one
         record("metric", "searches")
-        if params.q:
-            record("search", params.q.lower()[:80])
+        record("search", _normalized(params))
     next_url = (
         url_for("search.search", **params.query_args(), cursor=page.next_cursor)
         if page.next_cursor

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from bellyfed.accounts.models import User
 from bellyfed.analytics.flush import flush
-from tests.factories import RestaurantFactory, UserFactory
+from tests.factories import CityFactory, RestaurantFactory, UserFactory
 from tests.web import log_in, text
 
 BROWSER = {"User-Agent": "Mozilla/5.0 dashboard-test"}
@@ -29,17 +29,18 @@ def test_only_operators_see_it(browser, analytics, db_session):
 
 
 def test_it_shows_what_the_pipeline_counted(browser, operator, analytics, db_session):
+    CityFactory(slug="penang")
     busy, quiet = RestaurantFactory(name="Busy Stall"), RestaurantFactory(name="Quiet Stall")
     for _ in range(3):
         browser.get(f"/restaurants/{busy.slug}", headers=BROWSER)
     browser.get(f"/restaurants/{quiet.slug}", headers=BROWSER)
     browser.get(f"/go/{busy.id}/directions", headers=BROWSER)
-    browser.get("/search?q=Laksa", headers=BROWSER)
+    browser.get("/search?q=Laksa&city=penang&open_now=1&all=1", headers=BROWSER)
     flush(analytics)
     page = text(browser.get("/admin/dashboard", headers=BROWSER))
     assert page.index("Busy Stall") < page.index("Quiet Stall")
     assert "Directions: <strong>1</strong>" in page
-    assert "“laksa”" in page
+    assert "“laksa city=penang open-now”" in page  # the normalized text and filters
     assert "Logins: <strong>1</strong>" in page  # the operator's own login
     assert "Flush lag:" in page
     assert 'hx-trigger="every 5s"' in page
