@@ -42,6 +42,7 @@ def gunicorn(port: int, tracking: bool) -> subprocess.Popen:
         "PORT": str(port),
         "ANALYTICS_ENABLED": "1" if tracking else "0",
         "WEB_ACCESS_LOG": "0",
+        "REDIS_URL": BENCH_REDIS_URL,
     }
     process = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "wsgi:app"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
@@ -93,7 +94,7 @@ def ingestion(views: int, entities: int) -> dict[str, float]:
     from bellyfed.dynamo.tables import create_tables
     from bellyfed.redis_client import get_redis
 
-    app = create_app({"REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+    app = create_app({"REDIS_URL": BENCH_REDIS_URL,
                       "DYNAMODB_TABLE_PREFIX": f"bench-{int(time.time())}-"})  # fmt: skip
     with app.app_context():
         create_tables()
