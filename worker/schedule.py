@@ -10,7 +10,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "flush-events": {
         "task": "worker.tasks.flush_events",
         "schedule": 5.0,
-        "options": {"expires": 10},
+        # Longer than the retries' backoff (2 + 4 + 8 s), short enough not to pile up.
+        "options": {"expires": 60},
     },
     "trending": {
         "task": "worker.tasks.recompute_trending",

@@ -10,18 +10,20 @@ from redis.exceptions import RedisError
 
 from bellyfed.analytics import trending
 from bellyfed.analytics.flush import flush
-from bellyfed.analytics.rollups import rollup_day
+from bellyfed.analytics.rollups import rollup_recent
 from bellyfed.extensions import db
 from bellyfed.leaderboards.compute import recompute_all
 from bellyfed.ops.heartbeat import record_heartbeat
 from bellyfed.redis_client import get_redis
 
 TRANSIENT = (BotoCoreError, ClientError, RedisError, ConnectionError)
+# Backoff stays inside each task's expiry (worker/schedule.py), so retries do run; after that the
+# next beat run takes over (the flush re-drives whatever a failed run left).
 RETRY = {
     "autoretry_for": TRANSIENT,
-    "retry_backoff": True,
-    "retry_backoff_max": 60,
-    "max_retries": 5,
+    "retry_backoff": 2,
+    "retry_backoff_max": 20,
+    "max_retries": 3,
 }
 
 
@@ -40,8 +42,8 @@ def flush_events() -> dict:
 
 @shared_task(name="worker.tasks.rollup_today", **RETRY)
 def rollup_today() -> int:
-    """Today's daily buckets from the hour buckets."""
-    return rollup_day(get_redis())
+    """Yesterday's and today's daily buckets from the hour buckets."""
+    return rollup_recent(get_redis())
 
 
 @shared_task(name="worker.tasks.recompute_trending", **RETRY)

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import redis
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from bellyfed.analytics import keys
-from bellyfed.analytics.flush import lag_seconds
+from bellyfed.analytics.flush import lag_seconds, leftover_batches
 from bellyfed.core.vocab import CONTACT_LINKS
 from bellyfed.dynamo import counters
 from bellyfed.extensions import db
@@ -34,6 +35,7 @@ class Dashboard:
     logins_today: int = 0
     flush_lag: float | None = None
     buffered_events: int = 0
+    leftover_batches: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -74,6 +76,10 @@ def build(redis_client: redis.Redis, now: datetime | None = None) -> Dashboard:
     except redis.RedisError as exc:
         log.warning("dashboard: Redis unavailable: %s", exc)
         board.problems.append("Redis is unreachable: live figures and the buffer are missing.")
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.warning("dashboard: PostgreSQL unavailable: %s", exc)
+        board.problems.append("PostgreSQL is unreachable: restaurant names are missing.")
     return board
 
 
@@ -88,4 +94,6 @@ def _live(board: Dashboard, redis_client: redis.Redis, now: datetime) -> None:
     searches = redis_client.zrevrange(f"{keys.TOP}searches:{now:%Y-%m-%d}", 0, 9, withscores=True)
     board.top_searches = [(query.decode(), int(score)) for query, score in searches]
     board.flush_lag = lag_seconds(redis_client, now)
-    board.buffered_events = sum(int(v) for v in redis_client.hvals(keys.BUFFER))
+    # HLEN is O(1): the number of distinct counters waiting (not events), plus unfinished batches.
+    board.buffered_events = int(redis_client.hlen(keys.BUFFER))
+    board.leftover_batches = len(leftover_batches(redis_client))

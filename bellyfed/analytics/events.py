@@ -25,12 +25,15 @@ BOTS = re.compile(
     r"python-requests|httpclient|scrapy|feedfetcher",
     re.IGNORECASE,
 )
+MAX_ENTITY = 200
 lost_events = 0  # events dropped because Redis was unreachable (a metric in issue 7)
 
 
 def record(kind: str, entity: str, *, unique: bool = False) -> None:
     """Count one event for this request (``unique``: also count the visitor per hour)."""
-    g.setdefault("analytics_events", []).append((kind, entity.replace("|", " "), unique))
+    # Capped: entities partly come from user input, and DynamoDB keys have a size limit.
+    entity = entity.replace("|", " ")[:MAX_ENTITY]
+    g.setdefault("analytics_events", []).append((kind, entity, unique))
 
 
 def is_bot() -> bool:
@@ -51,6 +54,8 @@ def _write(response: Response) -> Response:
     global lost_events
     events = g.pop("analytics_events", None)
     if not events or response.status_code >= 400 or not current_app.config["ANALYTICS_ENABLED"]:
+        return response
+    if request.method == "HEAD":
         return response
     if is_bot():
         return response

@@ -12,13 +12,17 @@ A crash at any point leaves either the buffer or a batch in Redis; nothing is lo
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import redis
+from botocore.exceptions import ClientError
 from sqlalchemy import bindparam, text
 
 from bellyfed.analytics import keys
@@ -27,6 +31,7 @@ from bellyfed.dynamo.counters import Increment
 from bellyfed.extensions import db
 
 # The lock outlives a killed flusher by at most this long; a live one renews it as it writes.
+log = logging.getLogger(__name__)
 LOCK_SECONDS = 60
 RENEW_EVERY = 50  # writes
 HOUR_TTL = 120 * 24 * 3600
@@ -34,7 +39,7 @@ MINUTE_TTL = 3 * 24 * 3600
 SYNC_VIEWS_SQL = """
 UPDATE restaurants SET view_count = v.total
 FROM unnest(CAST(:ids AS bigint[]), CAST(:totals AS bigint[])) AS v(id, total)
-WHERE restaurants.id = v.id AND restaurants.view_count IS DISTINCT FROM v.total
+WHERE restaurants.id = v.id AND restaurants.view_count < v.total
 """
 RELEASE = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
@@ -65,7 +70,12 @@ def expand(batch: dict[str, int], redis_client: redis.Redis) -> list[Increment]:
     sums: dict[tuple[str, str], int] = defaultdict(int)
     uniques: dict[tuple[str, str], str] = {}
     for raw, n in batch.items():
-        kind, entity, minute = keys.split(raw)
+        try:
+            kind, entity, minute = keys.split(raw)
+        except ValueError:
+            log.error("flush: malformed buffer field %r set aside", raw[:200])
+            redis_client.hincrby(DEAD, raw[:300], n)
+            continue
         hour = minute[:13]
         pk = f"{kind}#{entity}"
         sums[(pk, "TOTAL")] += n
@@ -106,6 +116,35 @@ def _expiry(sk: str) -> int | None:
     return None
 
 
+# Atomic snapshot, only while we still hold the lock: INCR the seq and RENAME the buffer together.
+SNAPSHOT = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return -1 end
+if redis.call('exists', KEYS[2]) == 0 then return 0 end
+local seq = redis.call('incr', KEYS[3])
+redis.call('rename', KEYS[2], ARGV[2] .. seq)
+redis.call('expire', KEYS[1], ARGV[3])
+return seq
+"""
+# Finish a batch once: its tallies and touched sets, then DEL, all or nothing, only if it still
+# exists (a re-driven batch that was finished before adds nothing) and we still hold the lock.
+FINISH = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return -1 end
+if redis.call('exists', KEYS[2]) == 0 then return 0 end
+local ops = cjson.decode(ARGV[2])
+for _, op in ipairs(ops['z']) do
+  redis.call('zincrby', op[1], op[2], op[3]); redis.call('expire', op[1], op[4])
+end
+for _, op in ipairs(ops['s']) do
+  redis.call('sadd', op[1], op[2]); redis.call('expire', op[1], op[3])
+end
+redis.call('del', KEYS[2])
+return 1
+"""
+# DynamoDB refuses these for good (an oversized key, a malformed value): retrying cannot help.
+PERMANENT = {"ValidationException", "SerializationException"}
+DEAD = "bellyfed:dead"  # HASH of items set aside, for an operator to look at
+
+
 def flush(redis_client: redis.Redis) -> FlushReport:
     """Re-drive leftover batches, then flush the current buffer. Raises if DynamoDB fails."""
     report = FlushReport()
@@ -116,12 +155,12 @@ def flush(redis_client: redis.Redis) -> FlushReport:
     try:
         for seq in leftover_batches(redis_client):
             _apply_batch(redis_client, seq, report, token)
-        if redis_client.exists(keys.BUFFER):
-            seq = int(redis_client.incr(keys.SEQ))
-            try:
-                redis_client.rename(keys.BUFFER, f"{keys.BATCH}{seq}")
-            except redis.ResponseError:  # emptied in between: nothing to flush
-                return report
+        _reseed_seq(redis_client)
+        snapshot_keys = (keys.LOCK, keys.BUFFER, keys.SEQ)
+        seq = int(redis_client.eval(SNAPSHOT, 3, *snapshot_keys, token, keys.BATCH, LOCK_SECONDS))
+        if seq < 0:
+            raise LockLost("flush lock lost before the snapshot")
+        if seq > 0:
             _apply_batch(redis_client, seq, report, token)
         redis_client.set(keys.LAST_FLUSH, repr(time.time()))
     finally:
@@ -129,12 +168,27 @@ def flush(redis_client: redis.Redis) -> FlushReport:
     return report
 
 
+def _reseed_seq(redis_client: redis.Redis) -> None:
+    """Redis keeps nothing on disk: never let the seq restart below what DynamoDB has seen."""
+    high_water = counters.high_water()
+    current = int(redis_client.get(keys.SEQ) or 0)
+    if current < high_water:
+        log.warning(
+            "flush: seq %d below DynamoDB's high-water mark %d; reseeding", current, high_water
+        )
+        redis_client.set(keys.SEQ, high_water)
+
+
 def leftover_batches(redis_client: redis.Redis) -> list[int]:
     """Batches taken but not finished, oldest first."""
     prefix = len(keys.BATCH)
-    return sorted(
-        int(k.decode()[prefix:]) for k in redis_client.scan_iter(f"{keys.BATCH}*", count=100)
-    )
+    names = redis_client.scan_iter(f"{keys.BATCH}*", count=100)
+    return sorted(int(name.decode()[prefix:]) for name in names)
+
+
+def _hold(redis_client: redis.Redis, token: str, seq: int) -> None:
+    if not redis_client.eval(RENEW, 1, keys.LOCK, token, LOCK_SECONDS):
+        raise LockLost(f"flush lock lost while applying batch {seq}")
 
 
 def _apply_batch(redis_client: redis.Redis, seq: int, report: FlushReport, token: str) -> None:
@@ -143,49 +197,59 @@ def _apply_batch(redis_client: redis.Redis, seq: int, report: FlushReport, token
     increments = expand(batch, redis_client)
     results: dict[tuple[str, str], int | None] = {}
     for start in range(0, len(increments), RENEW_EVERY):
-        if not redis_client.eval(RENEW, 1, keys.LOCK, token, LOCK_SECONDS):
-            raise LockLost(f"flush lock lost while applying batch {seq}")
-        results.update(counters.apply(increments[start : start + RENEW_EVERY], seq))
-    _sync_restaurant_views(results)
-    _count_tops(redis_client, increments, results)
-    touched = {pk for pk, sk in results if sk.startswith("H#")}
-    for day in {sk[2:12] for _, sk in results if sk.startswith("H#")}:
-        redis_client.sadd(f"{keys.TOUCHED}{day}", *touched)
-        redis_client.expire(f"{keys.TOUCHED}{day}", 3 * 24 * 3600)
-    redis_client.delete(name)
+        _hold(redis_client, token, seq)
+        for item in increments[start : start + RENEW_EVERY]:
+            try:
+                results[(item.pk, item.sk)] = counters.apply_one(item, seq)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in PERMANENT:
+                    raise
+                log.error(
+                    "flush: DynamoDB refused %s/%s for good, set aside: %s", item.pk, item.sk, exc
+                )
+                redis_client.hincrby(DEAD, f"{item.pk[:200]}|{item.sk}", item.n)
+    counters.raise_high_water(seq)
+    _hold(redis_client, token, seq)
+    _sync_restaurant_views(results, lambda: _hold(redis_client, token, seq))
+    finished = redis_client.eval(
+        FINISH, 2, keys.LOCK, name, token, json.dumps(_tallies(increments))
+    )
+    if finished < 0:
+        raise LockLost(f"flush lock lost before finishing batch {seq}")
     report.batches.append(seq)
     report.events += sum(batch.values())
     report.writes += sum(1 for v in results.values() if v is not None)
     report.skipped += sum(1 for v in results.values() if v is None)
 
 
-def _count_tops(redis_client: redis.Redis, increments: list[Increment], results: dict) -> None:
-    """Dashboard leaderboards ("top restaurants now", "top searches"), from the hour items this
-    run wrote (not the ones a re-driven batch skips, so a re-run adds nothing twice)."""
-    pipe = redis_client.pipeline(transaction=False)
+def _tallies(increments: list[Increment]) -> dict[str, list]:
+    """The batch's additions to the dashboard tops and the rollup's touched sets."""
+    tops, touched = [], []
     for item in increments:
-        if results.get((item.pk, item.sk)) is None or not item.sk.startswith("H#"):
+        if not item.sk.startswith("H#"):
             continue
+        touched.append([f"{keys.TOUCHED}{item.sk[2:12]}", item.pk, keys.TOUCHED_TTL])
         kind, entity = item.pk.split("#", 1)
         if kind == "view" and entity.startswith("restaurant:"):
-            top = f"{keys.TOP}views:{item.sk[2:]}"
-            pipe.zincrby(top, item.n, entity.split(":", 1)[1])
+            tops.append(
+                [f"{keys.TOP}views:{item.sk[2:]}", item.n, entity.split(":", 1)[1], keys.TOP_TTL]
+            )
         elif kind == "search":
-            top = f"{keys.TOP}searches:{item.sk[2:12]}"
-            pipe.zincrby(top, item.n, entity)
-        else:
-            continue
-        pipe.expire(top, keys.TOP_TTL)
-    pipe.execute()
+            tops.append([f"{keys.TOP}searches:{item.sk[2:12]}", item.n, entity, keys.TOP_TTL])
+    return {"z": tops, "s": touched}
 
 
-def _sync_restaurant_views(results: dict[tuple[str, str], int | None]) -> None:
+def _sync_restaurant_views(
+    results: dict[tuple[str, str], int | None], hold: Callable[[], None]
+) -> None:
     """Write restaurants' view totals to PostgreSQL in one statement (committed here)."""
     totals = {}
-    for (pk, sk), n in results.items():
+    for index, ((pk, sk), n) in enumerate(results.items()):
         if sk == "TOTAL" and pk.startswith("view#restaurant:"):
             restaurant_id = int(pk.rsplit(":", 1)[1])
             totals[restaurant_id] = n if n is not None else counters.count(pk)
+            if index % RENEW_EVERY == RENEW_EVERY - 1:
+                hold()
     if not totals:
         return
     db.session.execute(

@@ -18,6 +18,7 @@ HLL_TTL = 3 * 24 * 3600
 TOP = "bellyfed:top:"  # ZSETs for the dashboard: "views:<hour>" by restaurant, "searches:<day>"
 TOP_TTL = 2 * 24 * 3600
 TOUCHED = "bellyfed:touched:"  # SET of item keys with hour buckets on a day, for the daily rollup
+TOUCHED_TTL = 3 * 24 * 3600
 
 
 def minute_of(moment: datetime) -> str:

@@ -6,12 +6,18 @@ flush records which items it touched per day, so only those are read.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import redis
 
 from bellyfed.analytics import keys
 from bellyfed.dynamo import counters
+
+
+def rollup_recent(redis_client: redis.Redis) -> int:
+    """Today and yesterday (so the last flushes of a day still reach its bucket)."""
+    today = datetime.now(UTC).date()
+    return rollup_day(redis_client, today - timedelta(days=1)) + rollup_day(redis_client, today)
 
 
 def rollup_day(redis_client: redis.Redis, day: date | None = None) -> int:

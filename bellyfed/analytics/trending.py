@@ -62,8 +62,10 @@ def recompute(redis_client: redis.Redis, half_life_hours: float = 6.0) -> dict[s
     by_city: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for restaurant_id, city in rows:
         by_city[city].append((current[restaurant_id], restaurant_id))
+    everywhere = db.session.scalars(select(City.slug)).all()
     with table("analytics").batch_writer() as batch:
-        for city, ranked in by_city.items():
+        for city in everywhere:  # a city without recent views gets an empty list, not a stale one
+            ranked = by_city.get(city, [])
             top = sorted(ranked, reverse=True)[:TOP_N]
             listed = [{"id": rid, "score": Decimal(f"{score:.4f}")} for score, rid in top]
             computed = datetime.now(UTC).isoformat()

@@ -1,7 +1,7 @@
 """Counters and time buckets in the ``analytics`` table.
 
 Keys:
-    PK  ``<kind>#<entity>``   view#restaurant#42 · click#restaurant#42#phone · metric#searches
+    PK  ``<kind>#<entity>``   view#restaurant:42 · click#restaurant:42:phone · metric#searches
     SK  ``TOTAL`` | ``D#2026-11-27`` | ``H#2026-11-27T10`` | ``M#2026-11-27T10:05``
 Attributes: ``n`` count, ``u`` unique visitors (view hour buckets), ``seq`` the last flush batch
 applied to the item, ``expires_at`` TTL (epoch seconds) on minute and hour buckets.
@@ -61,9 +61,37 @@ def _update_item(increment: Increment, seq: int) -> int | None:
     return int(response["Attributes"]["n"])
 
 
+def apply_one(increment: Increment, seq: int) -> int | None:
+    """Apply one increment of batch ``seq``: the new count, or None if it was applied before."""
+    return _update_item(increment, seq)
+
+
 def apply(increments: Iterable[Increment], seq: int) -> dict[tuple[str, str], int | None]:
     """Apply a batch's increments; per item the new count (None: applied before this run)."""
     return {(i.pk, i.sk): _update_item(i, seq) for i in increments}
+
+
+HIGH_WATER = {"pk": "flush#meta", "sk": "SEQ"}
+
+
+def high_water() -> int:
+    """The highest batch seq ever applied (Redis may forget its counter; DynamoDB does not)."""
+    item = table(TABLE).get_item(Key=HIGH_WATER, ConsistentRead=True).get("Item")
+    return int(item["seq"]) if item else 0
+
+
+def raise_high_water(seq: int) -> None:
+    """Record that batch ``seq`` was applied (never lowers the mark)."""
+    try:
+        table(TABLE).update_item(
+            Key=HIGH_WATER,
+            UpdateExpression="SET seq = :seq",
+            ConditionExpression="attribute_not_exists(seq) OR seq < :seq",
+            ExpressionAttributeValues={":seq": seq},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
 
 
 def count(pk: str, sk: str = "TOTAL") -> int:

@@ -107,6 +107,7 @@ class Restaurant(Timestamps, db.Model):
         Index("ix_restaurants_best", text("ranking_points DESC"), text("id DESC")),
         Index("ix_restaurants_popular", text("popularity DESC"), text("id DESC")),
         Index("ix_restaurants_newest", text("created_at DESC"), text("id DESC")),
+        Index("ix_restaurants_trending", text("trending_score DESC"), text("id DESC")),
         Index(
             "ix_restaurants_name_trgm",
             "name",

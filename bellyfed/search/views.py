@@ -79,7 +79,8 @@ def search() -> ResponseReturnValue:
     if params.city and db.session.scalar(select(City.id).where(City.slug == params.city)) is None:
         return _refused(f"We don't know a city called “{params.city}”.", params)
     page = run_search(params)
-    if not params.cursor:  # a search, not the next page of one
+    # A search, not the next page of one, nor a keystroke of live search-as-you-type.
+    if not params.cursor and request.headers.get("HX-Trigger") != "q":
         record("metric", "searches")
         record("search", _normalized(params))
     next_url = (

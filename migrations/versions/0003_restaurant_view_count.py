@@ -28,8 +28,15 @@ def upgrade():
         ["city_id", sa.literal_column("trending_score DESC"), sa.literal_column("id DESC")],
     )
 
+    op.create_index(
+        "ix_restaurants_trending",
+        "restaurants",
+        [sa.literal_column("trending_score DESC"), sa.literal_column("id DESC")],
+    )
+
 
 def downgrade():
+    op.drop_index("ix_restaurants_trending", table_name="restaurants")
     op.drop_index("ix_restaurants_city_trending", table_name="restaurants")
     op.drop_column("restaurants", "trending_score")
     op.drop_column("restaurants", "view_count")

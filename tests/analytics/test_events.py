@@ -101,3 +101,20 @@ def test_searches_are_counted_once_per_search_not_per_page(client, analytics):
     client.get("/search?q=laksa", headers=BROWSER)
     fields = buffer(analytics)
     assert sum(c for f, c in fields.items() if f.startswith("metric|searches|")) == 1
+
+
+def test_head_requests_and_live_typing_are_not_counted(client, analytics):
+    restaurant = RestaurantFactory()
+    client.head(f"/restaurants/{restaurant.slug}", headers=BROWSER)
+    client.get("/search?q=lak", headers={**BROWSER, "HX-Request": "true", "HX-Trigger": "q"})
+    assert buffer(analytics) == {}
+    client.get(
+        "/search?q=laksa&city=", headers={**BROWSER, "HX-Request": "true", "HX-Trigger": "city"}
+    )
+    assert any(f.startswith("metric|searches|") for f in buffer(analytics))
+
+
+def test_user_supplied_entities_are_capped(client, analytics):
+    client.get("/search?q=" + "x" * 100, headers=BROWSER)
+    longest = max(len(f.split("|")[1]) for f in buffer(analytics))
+    assert longest <= events.MAX_ENTITY

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from bellyfed.analytics import keys
-from bellyfed.analytics.flush import flush, leftover_batches
+from bellyfed.analytics.flush import DEAD, FINISH, LockLost, flush, leftover_batches
 from bellyfed.analytics.rollups import rollup_day
 from bellyfed.dynamo import counters
 from bellyfed.restaurants.models import Restaurant
@@ -100,10 +100,14 @@ def test_dying_after_all_writes_before_deleting_the_batch(client, analytics, mon
     restaurant = RestaurantFactory()
     view(client, restaurant, 6)
 
-    def no_delete(*names):
-        raise ConnectionError("worker lost")
+    real_eval = analytics.eval
 
-    monkeypatch.setattr(analytics, "delete", no_delete)
+    def dies_before_finishing(script, *args):
+        if script == FINISH:
+            raise ConnectionError("worker lost")
+        return real_eval(script, *args)
+
+    monkeypatch.setattr(analytics, "eval", dies_before_finishing)
     with pytest.raises(ConnectionError):
         flush(analytics)
     monkeypatch.undo()
@@ -143,3 +147,83 @@ def test_daily_rollup_sums_the_hours(client, analytics):
     assert counters.count(f"view#restaurant:{restaurant.id}", f"D#{day}") == 5
     rollup_day(analytics, day)  # idempotent
     assert counters.count(f"view#restaurant:{restaurant.id}", f"D#{day}") == 5
+
+
+def test_a_poisoned_batch_is_set_aside_and_the_rest_flows(client, analytics):
+    restaurant = RestaurantFactory()
+    view(client, restaurant, 2)
+    analytics.hset(keys.BUFFER, "no-minute-here", 3)
+    analytics.hset(
+        keys.BUFFER, keys.field("search", "x" * 2100, keys.minute_of(datetime.now(UTC))), 1
+    )
+    report = flush(analytics)
+    assert total(restaurant) == 2
+    assert leftover_batches(analytics) == []
+    dead = {k.decode(): int(v) for k, v in analytics.hgetall(DEAD).items()}
+    assert dead["no-minute-here"] == 3
+    assert any(k.startswith("search#xxx") for k in dead)
+    view(client, restaurant, 1)
+    flush(analytics)
+    assert total(restaurant) == 3
+    assert report.events == 6
+
+
+def test_redis_forgetting_the_seq_does_not_drop_counts(client, analytics):
+    restaurant = RestaurantFactory()
+    view(client, restaurant, 3)
+    flush(analytics)
+    analytics.delete(keys.SEQ)  # a Redis restart without persistence
+    view(client, restaurant, 5)
+    report = flush(analytics)
+    assert report.skipped == 0
+    assert total(restaurant) == 8
+
+
+def test_top_lists_count_each_view_once_even_across_a_crash(client, analytics, monkeypatch):
+    restaurant = RestaurantFactory()
+    view(client, restaurant, 4)
+    real, calls = counters._update_item, []
+
+    def dying(increment, seq):
+        calls.append(increment)
+        if len(calls) > 2:
+            raise EndpointConnectionError(endpoint_url="http://dynamodb")
+        return real(increment, seq)
+
+    monkeypatch.setattr(counters, "_update_item", dying)
+    with pytest.raises(EndpointConnectionError):
+        flush(analytics)
+    monkeypatch.setattr(counters, "_update_item", real)
+    flush(analytics)
+    flush(analytics)
+    hour = hour_buckets(restaurant)[0]["sk"][2:]
+    assert analytics.zscore(f"{keys.TOP}views:{hour}", str(restaurant.id)) == 4
+
+
+def test_losing_the_lock_before_the_snapshot_leaves_the_buffer(client, analytics, monkeypatch):
+    restaurant = RestaurantFactory()
+    view(client, restaurant, 2)
+    monkeypatch.setattr("bellyfed.analytics.flush._reseed_seq", lambda r: r.set(keys.LOCK, "thief"))
+    with pytest.raises(LockLost):
+        flush(analytics)
+    assert analytics.exists(keys.BUFFER)
+    monkeypatch.undo()
+    analytics.delete(keys.LOCK)
+    flush(analytics)
+    assert total(restaurant) == 2
+
+
+def test_rollups_cover_yesterday_too(analytics):
+    from datetime import timedelta
+
+    from bellyfed.analytics.rollups import rollup_recent
+    from bellyfed.dynamo.counters import Increment
+
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    pk = "view#restaurant:777777"
+    counters.apply(
+        [Increment(pk, f"H#{yesterday}T22", 4), Increment(pk, f"H#{yesterday}T23", 3)], seq=10**9
+    )
+    analytics.sadd(f"{keys.TOUCHED}{yesterday}", pk)
+    assert rollup_recent(analytics) >= 1
+    assert counters.count(pk, f"D#{yesterday}") == 7
