@@ -41,7 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     """Bind the extension objects and the Celery app to this Flask app."""
     import bellyfed.all_models  # noqa: F401  (the metadata must be complete before migrations run)
-    from bellyfed import accounts
+    from bellyfed import accounts, flags
     from bellyfed.analytics import events
     from bellyfed.core import formatting, web
     from bellyfed.extensions import db, migrate
@@ -51,6 +51,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     accounts.init_app(app)
     events.init_app(app)
+    flags.init_app(app)
     web.init_app(app)
     formatting.init_app(app)
     celery_init_app(app)

@@ -102,6 +102,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # on-demand for unpredictable traffic; provisioned (with auto-scaling) once it is steady.
         "DYNAMODB_CAPACITY": env.get("DYNAMODB_CAPACITY", "on-demand"),
         "TRENDING_HALF_LIFE_HOURS": float(env.get("TRENDING_HALF_LIFE_HOURS", "6")),
+        "FLAGS_CACHE_SECONDS": _int(env, "FLAGS_CACHE_SECONDS", 30),  # staleness vs DynamoDB reads
         # Off only to measure what tracking costs (bench/analytics.py).
         "ANALYTICS_ENABLED": env.get("ANALYTICS_ENABLED", "1") == "1",
         "PHOTO_BUCKET": env.get("PHOTO_BUCKET", f"bellyfed-{bellyfed_env}-photos"),

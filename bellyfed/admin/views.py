@@ -42,3 +42,6 @@ def dashboard() -> ResponseReturnValue:
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+from bellyfed.admin import flags  # noqa: E402, F401

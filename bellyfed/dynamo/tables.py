@@ -15,6 +15,11 @@ TABLES: dict[str, dict[str, Any]] = {
         "keys": (("pk", "S"), ("sk", "S")),
         "ttl": "expires_at",
     },
+    # Flags and experiments: PK "FLAG#name" | "EXP#name", SK "CONFIG" | "LOG#<iso>#<version>".
+    "flags": {
+        "keys": (("pk", "S"), ("sk", "S")),
+        "ttl": None,
+    },
 }
 
 
