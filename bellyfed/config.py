@@ -102,6 +102,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # on-demand for unpredictable traffic; provisioned (with auto-scaling) once it is steady.
         "DYNAMODB_CAPACITY": env.get("DYNAMODB_CAPACITY", "on-demand"),
         "TRENDING_HALF_LIFE_HOURS": float(env.get("TRENDING_HALF_LIFE_HOURS", "6")),
+        # How long a cached search page may be served (open-now pages: to the end of their slot);
+        # 0 turns the search cache off.
+        "SEARCH_CACHE_SECONDS": _int(env, "SEARCH_CACHE_SECONDS", 600),
         "FLAGS_CACHE_SECONDS": _int(env, "FLAGS_CACHE_SECONDS", 30),  # staleness vs DynamoDB reads
         # Off only to measure what tracking costs (bench/analytics.py).
         "ANALYTICS_ENABLED": env.get("ANALYTICS_ENABLED", "1") == "1",

@@ -81,6 +81,9 @@ def make_test_app(database_url: str, aws_endpoint: str | None = None, **override
         "AWS_ENDPOINT_URL_DYNAMODB": aws_endpoint,
         "AWS_ENDPOINT_URL_S3": aws_endpoint,
         "DYNAMODB_TABLE_PREFIX": DYNAMODB_PREFIX,
+        # Off: most tests change rows without committing, which never bumps the search version.
+        # tests/search/test_cache.py turns it on and commits its changes.
+        "SEARCH_CACHE_SECONDS": 0,
     }
     config.update(overrides)
     app = create_app(config)

@@ -28,4 +28,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 900.0,
         "options": {"expires": 890},
     },
+    "refresh-search-cache": {
+        "task": "worker.tasks.refresh_search_cache",
+        "schedule": 60.0,
+        # A refresh older than its successor would redo the same work; let it lapse.
+        "options": {"expires": 55},
+    },
 }

@@ -15,6 +15,7 @@ from bellyfed.extensions import db
 from bellyfed.leaderboards.compute import recompute_all
 from bellyfed.ops.heartbeat import record_heartbeat
 from bellyfed.redis_client import get_redis
+from bellyfed.search.refresh import refresh_popular
 
 TRANSIENT = (BotoCoreError, ClientError, RedisError, ConnectionError)
 # Backoff stays inside each task's expiry (worker/schedule.py), so retries do run; after that the
@@ -60,3 +61,11 @@ def recompute_leaderboards() -> int:
     entries = recompute_all()
     db.session.commit()
     return entries
+
+
+@shared_task(name="worker.tasks.refresh_search_cache", **RETRY)
+def refresh_search_cache() -> int:
+    """Cache the day's most popular searches before they are asked for (or expire)."""
+    refreshed = refresh_popular(get_redis())
+    db.session.rollback()  # read-only: end the searches' transaction
+    return refreshed

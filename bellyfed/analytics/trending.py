@@ -21,6 +21,7 @@ from bellyfed.dynamo import table
 from bellyfed.extensions import db
 from bellyfed.restaurants.models import City, Restaurant
 from bellyfed.restaurants.stats import refresh_restaurant_stats
+from bellyfed.search.versions import mark_changed
 
 WINDOW_HOURS = 48
 TOP_N = 20
@@ -82,4 +83,5 @@ def recompute(redis_client: redis.Redis, half_life_hours: float = 6.0) -> dict[s
         {"ids": list(current), "scores": list(current.values())},
     )
     refresh_restaurant_stats(current)
+    mark_changed()  # the "trending" sort moved: cached searches go stale when this commits
     return {city: len(ranked) for city, ranked in by_city.items()}

@@ -17,6 +17,7 @@ from bellyfed.demo.tables import ALL_TABLES, IDENTITY_TABLES, TABLE_COLUMNS
 from bellyfed.demo.world import DemoSize, DemoWorld, Rows
 from bellyfed.leaderboards.compute import recompute_all
 from bellyfed.restaurants.stats import refresh_restaurant_stats
+from bellyfed.search.versions import mark_changed
 
 DEMO_PASSWORD = "bellyfed-demo-password"  # noqa: S105 - published in the README on purpose
 BATCH = 2_000
@@ -101,6 +102,7 @@ def load_demo(conn: psycopg.Connection, size: DemoSize, *, reset: bool = False,
     recompute_all()
     with conn.cursor() as cur:
         cur.execute("ANALYZE")
+    mark_changed()  # COPY bypasses the ORM: cached searches go stale when the caller commits
     counts["dish_prices"] = counts.get("dishes", 0) + len(world.price_changes)
     return LoadReport(skipped=False, counts=counts)
 

@@ -15,6 +15,11 @@ TABLES: dict[str, dict[str, Any]] = {
         "keys": (("pk", "S"), ("sk", "S")),
         "ttl": "expires_at",
     },
+    # Search result pages: PK "SEARCH#<sha256>", SK "v#<search version>" (dynamo/search_cache.py).
+    "cache": {
+        "keys": (("pk", "S"), ("sk", "S")),
+        "ttl": "expires_at",
+    },
     # Flags and experiments: PK "FLAG#name" | "EXP#name", SK "CONFIG" | "LOG#<iso>#<version>".
     "flags": {
         "keys": (("pk", "S"), ("sk", "S")),

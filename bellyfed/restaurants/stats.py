@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from sqlalchemy import text
 
 from bellyfed.extensions import db
+from bellyfed.search.versions import mark_changed
 
 REFRESH_SQL = """
 WITH target AS (
@@ -52,3 +53,4 @@ def refresh_restaurant_stats(restaurant_ids: Iterable[int] | None = None) -> Non
     if ids == []:
         return
     db.session.execute(text(REFRESH_SQL), {"every": ids is None, "ids": ids or []})
+    mark_changed()  # the sorts read these: cached searches go stale when this commits

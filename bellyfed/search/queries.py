@@ -4,9 +4,16 @@ open-now in each restaurant's own time zone, distance, and keyset pages for ever
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from math import cos, radians
+from urllib.parse import urlencode
 
+import redis
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import current_app
 from sqlalchemy import (
     ColumnElement,
     Date,
@@ -30,7 +37,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import selectinload
 
 from bellyfed.dishes.models import Dish, DishType
+from bellyfed.dynamo import search_cache
 from bellyfed.extensions import db
+from bellyfed.redis_client import get_redis
 from bellyfed.restaurants.models import (
     City,
     Cuisine,
@@ -40,11 +49,24 @@ from bellyfed.restaurants.models import (
     restaurant_cuisines,
 )
 from bellyfed.search.params import SearchParams, encode_cursor
+from bellyfed.search.versions import queue_read_version
 
 PAGE_SIZE = 20
 EARTH_KM = 6371.0
 # Word similarity ("nasi lemk" in "Nasi Lemak Ayam"): below the 0.6 default, to forgive typos.
 WORD_SIMILARITY = 0.5
+# What a results card shows, loaded with the page (fresh or from the cache) in a fixed few queries.
+CARD_LOADS = (
+    selectinload(Restaurant.city),
+    selectinload(Restaurant.cuisines),
+    selectinload(Restaurant.hours),
+    selectinload(Restaurant.closures),
+)
+# Searches people ran today (query strings, first pages, no near=): what the worker keeps warm.
+POPULAR = "bellyfed:search:popular:"
+POPULAR_TTL = 2 * 24 * 3600
+CACHE_ERRORS = (BotoCoreError, ClientError, redis.RedisError)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -183,15 +205,7 @@ def build_query(params: SearchParams, page_size: int = PAGE_SIZE) -> Select:
         [distance.label("distance")] if distance is not None else []
     )
     return (
-        query.with_only_columns(*columns)
-        .options(
-            selectinload(Restaurant.city),
-            selectinload(Restaurant.cuisines),
-            selectinload(Restaurant.hours),
-            selectinload(Restaurant.closures),
-        )
-        .order_by(*order)
-        .limit(page_size + 1)
+        query.with_only_columns(*columns).options(*CARD_LOADS).order_by(*order).limit(page_size + 1)
     )
 
 
@@ -206,3 +220,70 @@ def search(params: SearchParams, page_size: int = PAGE_SIZE) -> SearchPage:
     next_cursor = encode_cursor(params.sort, rows[-1].sort_value, rows[-1][0].id) if more else None
     distances = {row[0].id: row.distance for row in rows} if params.near else {}
     return SearchPage([row[0] for row in rows], distances, next_cursor)
+
+
+def popular_key(day: datetime) -> str:
+    return f"{POPULAR}{day:%Y-%m-%d}"
+
+
+def worth_caching(params: SearchParams) -> bool:
+    """Text and distance searches cost tens to hundreds of milliseconds at 100k restaurants; a
+    filtered browse is an index range read under a millisecond, cheaper than a cache lookup."""
+    return bool(params.q or params.near)
+
+
+def cached_search(
+    params: SearchParams, page_size: int = PAGE_SIZE, *, track: bool = False
+) -> SearchPage:
+    """``search()``, served from the cache when it holds this page under the current version.
+
+    ``track`` counts the search as popular (one pipelined Redis round trip with the version read).
+    Any Redis or DynamoDB error runs the search uncached: the cache never breaks a page.
+    """
+    if not current_app.config["SEARCH_CACHE_SECONDS"]:  # 0 turns the cache off
+        return search(params, page_size)
+    if not worth_caching(params):
+        return search(params, page_size)
+    now = time.time()
+    key = search_cache.search_key(params, page_size, now)
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        queue_read_version(pipe)
+        if track and params.near is None:  # a point is personal: not worth warming for others
+            day = popular_key(datetime.now(UTC))
+            pipe.zincrby(day, 1, urlencode(params.query_args(), doseq=True))
+            pipe.expire(day, POPULAR_TTL)
+        version = int(pipe.execute()[1])
+        cached = search_cache.get(key, version, now)
+    except CACHE_ERRORS as exc:
+        log.warning("search cache unavailable, searching uncached: %s", exc)
+        return search(params, page_size)
+    page = _load_cached(cached) if cached is not None else None
+    if page is None:
+        page = search(params, page_size)
+        try:
+            store(key, version, params, page, now)
+        except CACHE_ERRORS as exc:
+            log.warning("search cache: could not store a page: %s", exc)
+    return page
+
+
+def store(key: str, version: int, params: SearchParams, page: SearchPage, now: float) -> None:
+    """Cache a page for SEARCH_CACHE_SECONDS (open-now pages: to the end of their slot)."""
+    ttl = search_cache.ttl_seconds(params, current_app.config["SEARCH_CACHE_SECONDS"], now)
+    ids = [r.id for r in page.restaurants]
+    distances = [page.distances[i] for i in ids] if page.distances else []
+    search_cache.put(key, version, search_cache.CachedPage(ids, distances, page.next_cursor,
+                                                           int(now) + ttl))  # fmt: skip
+
+
+def _load_cached(cached: search_cache.CachedPage) -> SearchPage | None:
+    """The cached ids as a page, in order, in one query; None if any is gone (run fresh)."""
+    rows = db.session.scalars(
+        select(Restaurant).where(Restaurant.id.in_(cached.ids)).options(*CARD_LOADS)
+    ).all()
+    by_id = {r.id: r for r in rows}
+    if len(by_id) != len(cached.ids):
+        return None
+    distances = dict(zip(cached.ids, cached.distances, strict=True)) if cached.distances else {}
+    return SearchPage([by_id[i] for i in cached.ids], distances, cached.next_cursor)

@@ -15,7 +15,7 @@ from bellyfed.restaurants.hours import local_now, open_state
 from bellyfed.restaurants.models import City, Cuisine
 from bellyfed.search import bp
 from bellyfed.search.params import SORTS, BadSearch, SearchParams, parse, salvage
-from bellyfed.search.queries import search as run_search
+from bellyfed.search.queries import cached_search
 
 PAGE = "search/search.html"
 FRAGMENT = "search/_results.html"
@@ -78,9 +78,10 @@ def search() -> ResponseReturnValue:
     params, notice = _personalize(params)
     if params.city and db.session.scalar(select(City.id).where(City.slug == params.city)) is None:
         return _refused(f"We don't know a city called “{params.city}”.", params)
-    page = run_search(params)
     # A search, not the next page of one, nor a keystroke of live search-as-you-type.
-    if not params.cursor and request.headers.get("HX-Trigger") != "q":
+    first_search = not params.cursor and request.headers.get("HX-Trigger") != "q"
+    page = cached_search(params, track=first_search)
+    if first_search:
         record("metric", "searches")
         record("search", _normalized(params))
     next_url = (
