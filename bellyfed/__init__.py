@@ -50,6 +50,10 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     accounts.init_app(app)
+    if app.config.get("SESSION_BACKEND", "dynamodb") == "dynamodb":
+        from bellyfed.accounts.sessions import DynamoSessionInterface
+
+        app.session_interface = DynamoSessionInterface()
     events.init_app(app)
     flags.init_app(app)
     web.init_app(app)

@@ -73,6 +73,10 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
                 "of at least 32 characters."
             )
 
+    if env.get("SESSION_BACKEND", "dynamodb") not in ("dynamodb", "cookie"):
+        raise ConfigError(
+            f"SESSION_BACKEND must be dynamodb or cookie, got {env['SESSION_BACKEND']!r}"
+        )
     redis_url = env.get("REDIS_URL", DEFAULT_REDIS_URL)
     return {
         "BELLYFED_ENV": bellyfed_env,
@@ -117,6 +121,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # How many proxies (load balancer, ...) set X-Forwarded-For/-Proto in front of the app;
         # 0 trusts none. Per-address login limits need the real client address.
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
+        # "dynamodb": server-side sessions (bellyfed/accounts/sessions.py). "cookie": Flask's signed
+        # cookie, an escape hatch only: no idle timeout, no session list, logout ends nothing.
+        "SESSION_BACKEND": env.get("SESSION_BACKEND", "dynamodb"),
+        "SESSION_IDLE_SECONDS": _int(env, "SESSION_IDLE_SECONDS", 30 * 60),
+        "SESSION_ABSOLUTE_SECONDS": _int(env, "SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -21,3 +21,14 @@ def violates(constraint: str) -> Iterator[None]:
         yield
         db.session.flush()
     assert excinfo.value.orig.diag.constraint_name == constraint, str(excinfo.value.orig)
+
+
+def keep_sessions_up(app, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sessions keep the DynamoDB they have now through a later outage: for tests of a feature's
+    own outage page, which a signed-in user can only see if the session table still answers."""
+    from bellyfed.dynamo import sessions
+
+    with app.app_context():
+        live = sessions.resource()
+    monkeypatch.setattr(sessions, "resource", lambda: live)
+    monkeypatch.setattr(sessions, "table", lambda logical: live.Table(sessions.table_name(logical)))

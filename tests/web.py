@@ -25,9 +25,13 @@ class BrowserClient(FlaskClient):
             return super().open(*args, **kwargs)
 
 
-def csrf_token(client: FlaskClient, path: str = "/") -> str:
-    """The CSRF token a browser would find on ``path``."""
-    match = TOKEN.search(client.get(path).get_data(as_text=True))
+def csrf_token(client: FlaskClient, path: str | None = None) -> str:
+    """The CSRF token a browser would find on ``path``; by default on "/", which carries one only
+    for signed-in users, else on the log-in form's page."""
+    match = TOKEN.search(client.get(path or "/").get_data(as_text=True))
+    if match is None and path is None:
+        path = "/auth/login"
+        match = TOKEN.search(client.get(path).get_data(as_text=True))
     assert match, f"no CSRF token on {path}"
     return match.group(1) or match.group(2)
 

@@ -6,14 +6,19 @@ one never blanks the other.
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+import logging
+
+from flask import flash, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 
 from bellyfed.accounts.forms import PreferencesForm, ProfileForm
 from bellyfed.accounts.models import User
 from bellyfed.accounts.services import update_preferences, update_profile
+from bellyfed.accounts.sessions import UNAVAILABLE, ServerSession, active_sessions
 from bellyfed.extensions import db
 from bellyfed.photos.services import PhotoRejected, PhotoStorageUnavailable
+
+log = logging.getLogger(__name__)
 
 
 def _profile_form(user: User, *, posted: bool) -> ProfileForm:
@@ -47,7 +52,19 @@ def render_settings(
         user=user,
         profile_form=profile_form or _profile_form(user, posted=False),
         preferences_form=preferences_form or _preferences_form(user, posted=False),
+        sessions=_sessions(user),
     )
+
+
+def _sessions(user: User) -> list[dict] | None:
+    """The user's signed-in sessions; None without server-side sessions (or while unreachable)."""
+    if not isinstance(session, ServerSession):
+        return None
+    try:
+        return active_sessions(user.id)
+    except UNAVAILABLE:
+        log.warning("could not list sessions", exc_info=True)
+        return None
 
 
 def save_settings(user: User, section: str) -> ResponseReturnValue:

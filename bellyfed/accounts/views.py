@@ -15,6 +15,7 @@ from bellyfed.accounts.services import (
     find_account,
     register_user,
 )
+from bellyfed.accounts.sessions import end_sessions, rotate
 from bellyfed.accounts.settings_page import render_settings, save_settings
 from bellyfed.analytics.events import record
 from bellyfed.core.urls import safe_next
@@ -59,6 +60,7 @@ def login() -> ResponseReturnValue:
         return _login_page(form)
     db.session.commit()
     throttle.attempt_succeeded(subject, request.remote_addr)
+    rotate()  # a new session id at sign-in: an id planted before it is worth nothing after
     login_user(user)
     record("metric", "logins")
     flash(f"Welcome back, {user.display_name}.", "success")
@@ -83,6 +85,7 @@ def register() -> ResponseReturnValue:
             form[conflict.field].errors.append(conflict.message)
         else:
             db.session.commit()
+            rotate()
             login_user(user)
             record("metric", "signups")
             flash(f"Welcome to Bellyfed, {user.display_name}! Your account is ready.", "success")
@@ -92,9 +95,10 @@ def register() -> ResponseReturnValue:
 
 @bp.post("/auth/logout")
 def logout() -> ResponseReturnValue:
-    """Forget who is logged in on this browser."""
+    """Forget who is logged in on this browser; its session item goes when the response is saved."""
     logout_user()
     session.clear()
+    rotate()
     flash("You're logged out. See you soon!", "success")
     return redirect(url_for("restaurants.index"))
 
@@ -110,6 +114,29 @@ def settings() -> ResponseReturnValue:
     if section not in ("profile", "preferences"):
         abort(400, description="We couldn't tell which form you sent. Reload and try again.")
     return save_settings(user, section)
+
+
+@bp.post("/account/sessions/end")
+@login_required
+def end_session() -> ResponseReturnValue:
+    """End one of the user's sessions (``handle`` from the list), or all others (``scope``)."""
+    scope = request.form.get("scope")
+    if scope == "all":
+        end_sessions(current_user.id)
+        logout_user()
+        session.clear()
+        rotate()
+        flash("You're logged out everywhere, this device included.", "success")
+        return redirect(url_for("accounts.login"))
+    if scope == "others":
+        ended = end_sessions(current_user.id, keep_current=True)
+        flash(f"Logged out everywhere else ({ended} session{'s' * (ended != 1)}).", "success")
+    elif request.form.get("handle"):
+        ended = end_sessions(current_user.id, only=request.form["handle"], keep_current=True)
+        flash("That session is ended." if ended else "That session had already ended.", "success")
+    else:
+        abort(400, description="We couldn't tell which session to end. Reload and try again.")
+    return redirect(url_for("accounts.settings"))
 
 
 @bp.get("/users/<username>")

@@ -25,6 +25,13 @@ TABLES: dict[str, dict[str, Any]] = {
         "keys": (("pk", "S"), ("sk", "S")),
         "ttl": None,
     },
+    # Server-side sessions: PK "SESSION#<id>", SK "META"; a user's sessions through the sparse
+    # GSI "user_id" (only signed-in sessions carry it) (dynamo/sessions.py).
+    "sessions": {
+        "keys": (("pk", "S"), ("sk", "S")),
+        "ttl": "expires_at",
+        "index": ("user_id", "N"),
+    },
 }
 
 
@@ -36,6 +43,18 @@ def _capacity() -> dict[str, Any]:
             "ProvisionedThroughput": {"ReadCapacityUnits": units[0], "WriteCapacityUnits": units[1]}
         }
     return {"BillingMode": "PAY_PER_REQUEST"}
+
+
+def _index(attribute: str) -> dict[str, Any]:
+    index: dict[str, Any] = {
+        "IndexName": attribute,
+        "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    throughput = _capacity().get("ProvisionedThroughput")
+    if throughput:
+        index["ProvisionedThroughput"] = throughput
+    return index
 
 
 def create_tables() -> list[str]:
@@ -52,13 +71,17 @@ def create_tables() -> list[str]:
             {"AttributeName": hash_key[0], "KeyType": "HASH"},
             {"AttributeName": range_key[0], "KeyType": "RANGE"},
         ]
+        attributes = list(spec["keys"])
+        extra: dict[str, Any] = {}
+        if spec.get("index"):  # one GSI, named after its hash key, projecting every attribute
+            attributes.append(spec["index"])
+            extra["GlobalSecondaryIndexes"] = [_index(spec["index"][0])]
         client.create_table(
             TableName=name,
             KeySchema=key_schema,
-            AttributeDefinitions=[
-                {"AttributeName": n, "AttributeType": t} for n, t in spec["keys"]
-            ],
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in attributes],
             **_capacity(),
+            **extra,
         )
         client.get_waiter("table_exists").wait(TableName=name)
         if spec.get("ttl"):

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from bellyfed.accounts.models import User
 from bellyfed.analytics.flush import flush
 from tests.factories import CityFactory, RestaurantFactory, UserFactory
+from tests.helpers import keep_sessions_up
 from tests.web import log_in, text
 
 BROWSER = {"User-Agent": "Mozilla/5.0 dashboard-test"}
@@ -55,6 +56,7 @@ def test_the_poll_gets_just_the_panel_uncached(browser, operator, analytics):
 
 
 def test_dynamodb_down_still_renders_with_a_notice(browser, operator, analytics, app, monkeypatch):
+    keep_sessions_up(app, monkeypatch)  # else the operator is signed out: tests/accounts covers it
     monkeypatch.setitem(app.config, "AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1")
     app.extensions.pop("dynamodb", None)
     try:

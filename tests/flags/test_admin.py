@@ -11,6 +11,7 @@ from bellyfed.dynamo import flags as storage
 from bellyfed.flags.evaluate import Experiment, Flag, Variant
 from tests.factories import CityFactory, UserFactory
 from tests.flags.conftest import BROWSER, dynamodb_down, experiment, store
+from tests.helpers import keep_sessions_up
 from tests.web import log_in, post, text
 
 NEW_FLAG = {"name": "crispy-mode", "description": "Crispier", "rollout": "0", "version": "0"}
@@ -186,7 +187,8 @@ def test_experiments_show_exposures_per_variant(browser, operator, redis_client)
     assert "<strong>2</strong> exposures" in text(stopped)
 
 
-def test_dynamodb_down_is_a_clear_503(browser, operator, app):
+def test_dynamodb_down_is_a_clear_503(browser, operator, app, monkeypatch):
+    keep_sessions_up(app, monkeypatch)  # else the operator is signed out: tests/accounts covers it
     with dynamodb_down(app):
         response = browser.get("/admin/flags")
     assert response.status_code == 503

@@ -1,0 +1,122 @@
+"""Server-side sessions in the ``sessions`` table.
+
+Keys:
+    PK  ``SESSION#<id>``: the random id the cookie carries (``secrets.token_urlsafe(32)``)
+    SK  ``META``
+    GSI ``user_id`` (HASH, N): sparse, only signed-in sessions carry the attribute
+Attributes: ``data`` the session dict (Flask's tagged JSON), ``user_id``, ``created_at`` and
+``last_seen`` (epoch seconds), ``expires_at`` TTL (epoch seconds: the earlier of the idle and the
+absolute deadline), ``user_agent`` (cut to 200 characters).
+
+DynamoDB deletes expired items late (moto never): readers must check ``expires_at`` themselves,
+which ``accounts/sessions.py`` does along with the idle and absolute limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from bellyfed.dynamo import resource, table, table_name
+
+TABLE = "sessions"
+USER_AGENT_CHARS = 200
+
+
+def key(session_id: str) -> dict[str, str]:
+    return {"pk": f"SESSION#{session_id}", "sk": "META"}
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """One session item, as stored."""
+
+    id: str
+    data: str
+    user_id: int | None
+    created_at: int
+    last_seen: int
+    expires_at: int
+    user_agent: str
+
+
+def _stored(item: dict[str, Any]) -> StoredSession:
+    return StoredSession(
+        id=item["pk"].removeprefix("SESSION#"),
+        data=item.get("data", "{}"),
+        user_id=int(item["user_id"]) if item.get("user_id") is not None else None,
+        created_at=int(item["created_at"]),
+        last_seen=int(item["last_seen"]),
+        expires_at=int(item["expires_at"]),
+        user_agent=item.get("user_agent", ""),
+    )
+
+
+def _item(session: StoredSession) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **key(session.id),
+        "data": session.data,
+        "created_at": session.created_at,
+        "last_seen": session.last_seen,
+        "expires_at": session.expires_at,
+        "user_agent": session.user_agent[:USER_AGENT_CHARS],
+    }
+    if session.user_id is not None:
+        item["user_id"] = session.user_id
+    return item
+
+
+def load(session_id: str) -> StoredSession | None:
+    """The stored session, or None; expiry is the caller's to check."""
+    item = table(TABLE).get_item(Key=key(session_id)).get("Item")
+    return _stored(item) if item else None
+
+
+def save(session: StoredSession, replaces: str | None = None) -> None:
+    """Write the whole item; with ``replaces``, delete that id in the same request (rotation)."""
+    if replaces is None:
+        table(TABLE).put_item(Item=_item(session))
+        return
+    writes = [{"PutRequest": {"Item": _item(session)}},
+              {"DeleteRequest": {"Key": key(replaces)}}]  # fmt: skip
+    resource().batch_write_item(RequestItems={table_name(TABLE): writes})
+
+
+def touch(session_id: str, last_seen: int, expires_at: int) -> None:
+    """Move the idle deadline of an unchanged session (a small UpdateItem, not a rewrite)."""
+    table(TABLE).update_item(
+        Key=key(session_id),
+        UpdateExpression="SET last_seen = :seen, expires_at = :exp",
+        ExpressionAttributeValues={":seen": last_seen, ":exp": expires_at},
+    )
+
+
+def delete(session_id: str) -> None:
+    """End one session (idempotent)."""
+    table(TABLE).delete_item(Key=key(session_id))
+
+
+def for_user(user_id: int) -> list[StoredSession]:
+    """Every stored session of a user, expired ones included (callers filter)."""
+    sessions, start = [], None
+    while True:
+        kwargs: dict[str, Any] = {
+            "IndexName": "user_id",
+            "KeyConditionExpression": Key("user_id").eq(user_id),
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = table(TABLE).query(**kwargs)
+        sessions += [_stored(item) for item in page["Items"]]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return sessions
+
+
+def delete_many(session_ids: list[str]) -> None:
+    """End several sessions (batched 25 to a request by boto3)."""
+    with table(TABLE).batch_writer() as batch:
+        for session_id in session_ids:
+            batch.delete_item(Key=key(session_id))
