@@ -130,4 +130,19 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PREFERRED_URL_SCHEME": "https" if production else "http",
+        # Password-reset links work once, for this long.
+        "PASSWORD_RESET_SECONDS": _int(env, "PASSWORD_RESET_SECONDS", 30 * 60),
+        # How long a half-finished multi-step form (creating an API token) is kept.
+        "FORM_STATE_SECONDS": _int(env, "FORM_STATE_SECONDS", 30 * 60),
+        # Outgoing email (bellyfed/core/mail.py): "console" writes messages to the log (local
+        # development), "smtp" sends through MAIL_HOST, "memory" keeps them for the tests.
+        "MAIL_BACKEND": env.get("MAIL_BACKEND", "smtp" if production else "console"),
+        "MAIL_FROM": env.get("MAIL_FROM", "Bellyfed <no-reply@bellyfed.example>"),
+        "MAIL_HOST": env.get("MAIL_HOST", "localhost"),
+        "MAIL_PORT": _int(env, "MAIL_PORT", 587),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
+        "MAIL_STARTTLS": env.get("MAIL_STARTTLS", "1") == "1",
+        # Send from the worker (a slow or failing mail server never holds a request) or inline.
+        "MAIL_VIA_WORKER": env.get("MAIL_VIA_WORKER", "1") == "1",
     }

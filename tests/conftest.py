@@ -84,6 +84,9 @@ def make_test_app(database_url: str, aws_endpoint: str | None = None, **override
         # Off: most tests change rows without committing, which never bumps the search version.
         # tests/search/test_cache.py turns it on and commits its changes.
         "SEARCH_CACHE_SECONDS": 0,
+        # Messages stay in app.extensions["outbox"] (bellyfed/core/mail.py), sent in the request.
+        "MAIL_BACKEND": "memory",
+        "MAIL_VIA_WORKER": False,
     }
     config.update(overrides)
     app = create_app(config)

@@ -148,3 +148,7 @@ def profile(username: str) -> ResponseReturnValue:
     if user is None:
         abort(404, description=f"There's no diner called “{username}” on Bellyfed.")
     return render_template("accounts/profile.html", user=user, top_fives=top_fives(user.id))
+
+
+# Routes kept in modules of their own, registered on the same blueprint when imported here.
+from bellyfed.accounts import password_reset, token_views  # noqa: E402, F401

@@ -32,6 +32,14 @@ TABLES: dict[str, dict[str, Any]] = {
         "ttl": "expires_at",
         "index": ("user_id", "N"),
     },
+    # API tokens, password-reset links and multi-step form state, keyed by the SHA-256 of their
+    # secret: PK "TOKEN#<digest>", SK "META"; a user's tokens through the GSI "user_id"
+    # (dynamo/tokens.py).
+    "tokens": {
+        "keys": (("pk", "S"), ("sk", "S")),
+        "ttl": "expires_at",
+        "index": ("user_id", "N"),
+    },
 }
 
 
