@@ -109,6 +109,12 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # How long a cached search page may be served (open-now pages: to the end of their slot);
         # 0 turns the search cache off.
         "SEARCH_CACHE_SECONDS": _int(env, "SEARCH_CACHE_SECONDS", 600),
+        # How long a public API response is kept in DynamoDB (0: off; ETags work either way).
+        "API_CACHE_SECONDS": _int(env, "API_CACHE_SECONDS", 300),
+        # API rate limits (bellyfed/api/limits.py), in Flask-Limiter's notation.
+        "API_RATE_LIMIT_TOKEN": env.get("API_RATE_LIMIT_TOKEN", "300 per minute"),
+        "API_RATE_LIMIT_ANONYMOUS": env.get("API_RATE_LIMIT_ANONYMOUS", "60 per minute"),
+        "API_RATE_LIMIT_ADDRESS": env.get("API_RATE_LIMIT_ADDRESS", "1000 per minute"),
         "FLAGS_CACHE_SECONDS": _int(env, "FLAGS_CACHE_SECONDS", 30),  # staleness vs DynamoDB reads
         # Off only to measure what tracking costs (bench/analytics.py).
         "ANALYTICS_ENABLED": env.get("ANALYTICS_ENABLED", "1") == "1",

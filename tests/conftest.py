@@ -87,6 +87,12 @@ def make_test_app(database_url: str, aws_endpoint: str | None = None, **override
         # Messages stay in app.extensions["outbox"] (bellyfed/core/mail.py), sent in the request.
         "MAIL_BACKEND": "memory",
         "MAIL_VIA_WORKER": False,
+        # Off like the search cache (tests/api/test_cache.py turns it on); limits out of the way
+        # (tests/api/test_limits.py sets its own).
+        "API_CACHE_SECONDS": 0,
+        "API_RATE_LIMIT_TOKEN": "100000 per minute",
+        "API_RATE_LIMIT_ANONYMOUS": "100000 per minute",
+        "API_RATE_LIMIT_ADDRESS": "100000 per minute",
     }
     config.update(overrides)
     app = create_app(config)

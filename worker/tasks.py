@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from bellyfed.analytics import trending
 from bellyfed.analytics.flush import flush
 from bellyfed.analytics.rollups import rollup_recent
+from bellyfed.core.mail import Message, deliver
 from bellyfed.extensions import db
 from bellyfed.leaderboards.compute import recompute_all
 from bellyfed.ops.heartbeat import record_heartbeat
@@ -69,3 +70,11 @@ def refresh_search_cache() -> int:
     refreshed = refresh_popular(get_redis())
     db.session.rollback()  # read-only: end the searches' transaction
     return refreshed
+
+
+@shared_task(name="worker.tasks.send_email", **RETRY)
+def send_email(message: dict[str, str]) -> None:
+    """Deliver one email (a ``Message`` as a dict) through MAIL_BACKEND; unreachable: retried."""
+    # The one task that is not idempotent: a worker lost after the server took the message sends
+    # it again on redelivery. A rare duplicate email beats a lost reset link.
+    deliver(Message(**message))

@@ -218,3 +218,39 @@ class PreferencesForm(FlaskForm):
         low, high = self.price_min.data, field.data
         if low is not None and high is not None and low > high:
             raise ValidationError("The priciest level can't be below the cheapest.")
+
+
+class ForgotPasswordForm(FlaskForm):
+    """Whose password to reset: a username or an email."""
+
+    identifier = StringField(
+        "Username or email",
+        filters=[_clean],
+        validators=[
+            DataRequired("Enter your username or email."),
+            Length(max=254, message="That is longer than any username or email we know."),
+        ],
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    """A new password, typed twice, under the same rules as at sign-up."""
+
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Choose a new password."),
+            Length(
+                MIN_PASSWORD_LENGTH,
+                MAX_PASSWORD_LENGTH,
+                f"Use at least {MIN_PASSWORD_LENGTH} characters; a short phrase works well.",
+            ),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat it",
+        validators=[
+            DataRequired("Type your new password a second time."),
+            EqualTo("password", "The two passwords don't match."),
+        ],
+    )

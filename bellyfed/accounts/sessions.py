@@ -27,6 +27,11 @@ from bellyfed.dynamo import sessions as storage
 log = logging.getLogger(__name__)
 TOUCH_SECONDS = 60
 UNAVAILABLE = (BotoCoreError, ClientError)
+# What a sign-in form says while the store is down: nothing it saved would outlive the response.
+SIGN_IN_UNAVAILABLE = (
+    "Signing in is briefly unavailable. Browsing works as usual; try again in a minute."
+)
+RETRY_AFTER_SECONDS = 60
 serializer = TaggedJSONSerializer()
 
 
@@ -67,6 +72,23 @@ def rotate() -> None:
     """Give the current session a new id (call at sign-in and sign-out: no session fixation)."""
     if isinstance(session, ServerSession):
         session.rotate()
+
+
+def available() -> bool:
+    """Whether a session can be saved now: this request's load, else one GetItem, says so.
+
+    For the sign-in forms' POSTs only; ordinary pages never pay for the probe.
+    """
+    if not isinstance(session, ServerSession):
+        return True  # cookie sessions (SESSION_BACKEND=cookie) need no store
+    if session.unavailable:
+        return False
+    try:
+        storage.probe()
+    except UNAVAILABLE:
+        log.warning("sessions unavailable: sign-in refused until they are back", exc_info=True)
+        return False
+    return True
 
 
 def is_expired(stored: storage.StoredSession, config: dict[str, Any], now: float) -> bool:

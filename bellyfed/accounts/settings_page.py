@@ -1,4 +1,5 @@
-"""The account page: a profile form and a preferences form, each saved on its own.
+"""The account page: a profile form and a preferences form, each saved on its own, and the
+lists of sessions and API tokens (each left out or marked unavailable while DynamoDB is down).
 
 Only the form that was sent reads the request; the other shows what is stored, so an error in
 one never blanks the other.
@@ -7,10 +8,13 @@ one never blanks the other.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import flash, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 
+from bellyfed.accounts import tokens as api_tokens
 from bellyfed.accounts.forms import PreferencesForm, ProfileForm
 from bellyfed.accounts.models import User
 from bellyfed.accounts.services import update_preferences, update_profile
@@ -53,6 +57,8 @@ def render_settings(
         profile_form=profile_form or _profile_form(user, posted=False),
         preferences_form=preferences_form or _preferences_form(user, posted=False),
         sessions=_sessions(user),
+        api_tokens=_api_tokens(user),
+        api_token_limit=api_tokens.MAX_PER_USER,
     )
 
 
@@ -65,6 +71,30 @@ def _sessions(user: User) -> list[dict] | None:
     except UNAVAILABLE:
         log.warning("could not list sessions", exc_info=True)
         return None
+
+
+def _api_tokens(user: User) -> list[dict[str, Any]] | None:
+    """The user's API tokens for their card; None while DynamoDB is unreachable."""
+    try:
+        tokens = api_tokens.listed(user.id)
+    except UNAVAILABLE:
+        log.warning("could not list API tokens", exc_info=True)
+        return None
+    return [
+        {
+            "id": t.id,
+            "name": t.name,
+            "hint": t.hint,
+            "created": _date(t.created_at),
+            "last_used": _date(t.last_used_at) if t.last_used_at else None,
+            "expires": _date(t.expires_at),
+        }
+        for t in tokens
+    ]
+
+
+def _date(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def save_settings(user: User, section: str) -> ResponseReturnValue:

@@ -15,7 +15,13 @@ from bellyfed.accounts.services import (
     find_account,
     register_user,
 )
-from bellyfed.accounts.sessions import end_sessions, rotate
+from bellyfed.accounts.sessions import (
+    RETRY_AFTER_SECONDS,
+    SIGN_IN_UNAVAILABLE,
+    available,
+    end_sessions,
+    rotate,
+)
 from bellyfed.accounts.settings_page import render_settings, save_settings
 from bellyfed.analytics.events import record
 from bellyfed.core.urls import safe_next
@@ -48,6 +54,9 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     if not form.validate_on_submit():
         return _login_page(form)
+    if not available():  # a login now would be lost with the response: say so, count nothing
+        form.form_errors.append(SIGN_IN_UNAVAILABLE)
+        return _login_page(form, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)})
     account = find_account(form.identifier.data)
     subject = throttle.account_subject(account.id if account else None, form.identifier.data)
     refusal = throttle.take_attempt(subject, request.remote_addr)
@@ -74,6 +83,10 @@ def register() -> ResponseReturnValue:
         return redirect(_next_path())
     form = RegistrationForm()
     if form.validate_on_submit():
+        if not available():  # no account it could not sign in to: the person tries again
+            form.form_errors.append(SIGN_IN_UNAVAILABLE)
+            page = render_template("accounts/register.html", form=form, next_param=_next_param())
+            return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
         try:
             user = register_user(
                 username=form.username.data,

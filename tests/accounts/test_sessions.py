@@ -5,20 +5,27 @@ from __future__ import annotations
 import base64
 import re
 import time
+from html import unescape
 
 import boto3
 import pytest
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import select
 
 from bellyfed.accounts import sessions as interface
+from bellyfed.accounts.models import User
 from bellyfed.dynamo import CLIENT_CONFIG
 from bellyfed.dynamo import sessions as storage
 from tests.accounts.support import attempt_login, log_out
 from tests.conftest import free_port
-from tests.factories import UserFactory
+from tests.factories import TEST_PASSWORD, UserFactory
 from tests.web import BrowserClient, post, text
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
 NOTICE = "Signed out: sessions are briefly unavailable, try again shortly"
+SIGN_IN_DOWN = "Signing in is briefly unavailable. Browsing works as usual; try again in a minute."
+NEWCOMER = {"username": "new_diner", "email": "new@example.com", "display_name": "New Diner",
+            "password": "nasi lemak every morning", "confirm": "nasi lemak every morning"}  # fmt: skip
 
 
 def cookie_id(client) -> str | None:
@@ -184,3 +191,92 @@ def test_dynamodb_down_signs_out_with_a_notice_and_never_fails(app, client, dine
     assert anonymous.get("/auth/login").status_code == 200
     monkeypatch.undo()
     assert signed_in(client)  # the session survived the outage
+
+
+def dynamodb_down(app, monkeypatch) -> None:
+    """Every DynamoDB call of the app goes to a port nobody listens on (monkeypatch.undo ends it)."""
+    dead = boto3.resource("dynamodb", region_name=app.config["AWS_REGION"],
+                          endpoint_url=f"http://127.0.0.1:{free_port()}", config=CLIENT_CONFIG)  # fmt: skip
+    monkeypatch.setitem(app.extensions, "dynamodb", dead)
+
+
+def assert_told_to_retry(response) -> None:
+    assert response.status_code == 503
+    assert SIGN_IN_DOWN in unescape(text(response))
+    assert response.headers["Retry-After"] == "60"
+    assert not any(c.startswith("session=") for c in response.headers.getlist("Set-Cookie"))
+
+
+def failures_counted(redis_client) -> list[bytes]:
+    return redis_client.keys("login:fail:*")
+
+
+def test_logging_in_during_an_outage_says_so_counts_nothing_and_works_after(
+    app, client, redis_client, monkeypatch
+):
+    UserFactory(username="siti")
+    client.get("/auth/login")  # a session with the form's token, stored before the outage
+    before = cookie_id(client)
+    dynamodb_down(app, monkeypatch)
+    assert_told_to_retry(attempt_login(client, "siti"))
+    assert failures_counted(redis_client) == []
+    assert cookie_id(client) == before
+    monkeypatch.undo()
+    assert attempt_login(client, "siti").status_code == 302
+    assert signed_in(client)
+
+
+def test_a_first_visit_during_an_outage_is_told_the_same_not_form_expired(
+    app, client, redis_client, db_session, monkeypatch
+):
+    UserFactory(username="siti")
+    dynamodb_down(app, monkeypatch)
+    assert client.get("/auth/login").status_code == 200
+    assert cookie_id(client) is None  # its token could not be stored
+    assert_told_to_retry(attempt_login(client, "siti"))
+    assert_told_to_retry(post(client, "/auth/register", NEWCOMER))
+    assert failures_counted(redis_client) == []
+    assert db_session.scalar(select(User).where(User.username == "new_diner")) is None
+
+
+def test_other_forms_during_an_outage_say_the_store_is_down(app, client, diner, monkeypatch):
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', text(client.get("/"))).group(1)
+    dynamodb_down(app, monkeypatch)
+    response = client.post("/auth/logout", data={"csrf_token": token})
+    assert response.status_code == 503
+    assert "Sending forms is briefly unavailable" in unescape(text(response))
+    assert "expired" not in text(response)
+
+
+def test_the_sign_in_views_probe_the_store_themselves(
+    app, client, redis_client, db_session, monkeypatch
+):
+    """Past the CSRF check (its session loaded, or no CSRF at all) the view still asks first."""
+    UserFactory(username="siti")
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)
+    dynamodb_down(app, monkeypatch)
+    login = client.post("/auth/login", data={"identifier": "siti", "password": TEST_PASSWORD})
+    assert_told_to_retry(login)
+    assert 'class="form-errors"' in text(login)  # the form again, to try once more
+    assert 'value="siti"' in text(login)
+    assert failures_counted(redis_client) == []
+    assert_told_to_retry(client.post("/auth/register", data=NEWCOMER))
+    assert db_session.scalar(select(User).where(User.username == "new_diner")) is None
+    monkeypatch.undo()
+    assert attempt_login(client, "siti").status_code == 302
+
+
+def test_available_probes_dynamodb_sessions_only(app, monkeypatch):
+    with app.test_request_context("/auth/login", method="POST"):
+        assert interface.available()
+    dynamodb_down(app, monkeypatch)
+    with app.test_request_context("/auth/login", method="POST"):
+        assert not interface.available()
+
+    def refuse():
+        raise AssertionError("cookie sessions need no probe")
+
+    monkeypatch.setattr(app, "session_interface", SecureCookieSessionInterface())
+    monkeypatch.setattr(storage, "probe", refuse)
+    with app.test_request_context("/auth/login", method="POST"):
+        assert interface.available()
