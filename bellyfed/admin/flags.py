@@ -15,10 +15,9 @@ from bellyfed import flags
 from bellyfed.admin import bp
 from bellyfed.admin.views import admin_required
 from bellyfed.core.htmx import is_htmx
-from bellyfed.dynamo import counters
 from bellyfed.dynamo import flags as storage
 from bellyfed.dynamo.flags import VersionConflict
-from bellyfed.flags import changes
+from bellyfed.flags import changes, exposures
 from bellyfed.flags.evaluate import Experiment, Flag
 from bellyfed.flags.forms import ExperimentForm, FlagForm, ToggleForm
 
@@ -39,21 +38,13 @@ def _dynamodb() -> Iterator[None]:
         abort(503, description="Flags can't be read or saved right now. Try again shortly.")
 
 
-def exposures(experiment: Experiment) -> dict[str, int]:
-    """Exposures counted per variant, from the analytics table."""
-    return {
-        v.name: counters.count(f"metric#exposure:{experiment.name}:{v.name}")
-        for v in experiment.variants
-    }
-
-
 @bp.get("/flags")
 @admin_required
 def flag_list() -> ResponseReturnValue:
     """Every flag and experiment with its state, targets and exposures; declared ones unstored."""
     with _dynamodb():
         stored_flags, stored_experiments = storage.list_all()
-        counts = {name: exposures(e) for name, e in stored_experiments.items()}
+        counts = {name: exposures.totals(e) for name, e in stored_experiments.items()}
     return render_template(
         "admin/flags.html",
         flags=sorted(stored_flags.values(), key=lambda f: f.name),
@@ -129,7 +120,7 @@ def _toggle(kind: str, name: str) -> ResponseReturnValue:
             message = changes.conflict_message(record, kind, name, creating=False)
         if record is None:
             abort(404, description=f"There is no {kind} called “{name}”.")
-        counts = {name: exposures(record)} if isinstance(record, Experiment) else {}
+        counts = {name: exposures.totals(record)} if isinstance(record, Experiment) else {}
     if is_htmx():
         template = f"admin/_flag_{kind}_row.html"
         return render_template(template, item=record, counts=counts, message=message)

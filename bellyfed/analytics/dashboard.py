@@ -11,14 +11,36 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bellyfed import flags
 from bellyfed.analytics import keys
 from bellyfed.analytics.flush import lag_seconds, leftover_batches
 from bellyfed.core.vocab import CONTACT_LINKS
 from bellyfed.dynamo import counters
 from bellyfed.extensions import db
+from bellyfed.flags import exposures
+from bellyfed.flags.evaluate import Experiment
 from bellyfed.restaurants.models import Restaurant
 
 log = logging.getLogger(__name__)
+RECENT_DAYS = 7
+
+
+@dataclass(frozen=True)
+class ExperimentResults:
+    """One experiment's variants: weights and exposures. No outcome is counted per variant yet."""
+
+    experiment: Experiment
+    variants: list[exposures.Recent]
+
+    def share(self, variant: exposures.Recent) -> float | None:
+        """The variant's part of the last days' exposures (None before there are any)."""
+        total = sum(v.days for v in self.variants)
+        return variant.days / total if total else None
+
+    def weight_share(self, variant: exposures.Recent) -> float:
+        """The part of subjects its weight asks for."""
+        total = sum(v.weight for v in self.variants)
+        return variant.weight / total if total else 0.0
 
 
 @dataclass
@@ -37,6 +59,8 @@ class Dashboard:
     buffered_events: int = 0
     leftover_batches: int = 0
     problems: list[str] = field(default_factory=list)
+    experiments: list[ExperimentResults] = field(default_factory=list)
+    experiment_problems: list[str] = field(default_factory=list)
 
     @property
     def peak_views(self) -> int:
@@ -80,7 +104,27 @@ def build(redis_client: redis.Redis, now: datetime | None = None) -> Dashboard:
         db.session.rollback()
         log.warning("dashboard: PostgreSQL unavailable: %s", exc)
         board.problems.append("PostgreSQL is unreachable: restaurant names are missing.")
+    _experiments(board, now)
     return board
+
+
+def _experiments(board: Dashboard, now: datetime) -> None:
+    """Experiments as the app serves them (its flags cache: no Scan per poll), running first."""
+    served = flags.cache().fresh()
+    if not served.healthy:
+        board.experiment_problems.append(
+            "The flags table can't be read right now: experiments are as last read, if at all."
+        )
+    running_first = sorted(served.experiments.values(), key=lambda e: (not e.enabled, e.name))
+    try:
+        board.experiments = [
+            ExperimentResults(e, exposures.recent(e, now, RECENT_DAYS))
+            for e in running_first
+            if e.variants
+        ]
+    except (BotoCoreError, ClientError) as exc:
+        log.warning("dashboard: exposure counters unavailable: %s", exc)
+        board.experiment_problems.append("Exposure counters can't be read right now.")
 
 
 def _live(board: Dashboard, redis_client: redis.Redis, now: datetime) -> None:
