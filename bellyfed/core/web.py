@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, jsonify, render_template, request
+from flask import Flask, Response, abort, current_app, jsonify, render_template, request, session
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
+from bellyfed.accounts.sessions import RETRY_AFTER_SECONDS, SIGN_IN_UNAVAILABLE, available
 from bellyfed.extensions import db
 
 csrf = CSRFProtect()
@@ -74,16 +76,20 @@ def _security_headers(response: Response) -> Response:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return request.accept_mimetypes.best == "application/json"
 
 
-def _http_error(error: HTTPException) -> tuple[Response | str, int]:
+def _http_error(error: HTTPException) -> Response | tuple[Response | str, int]:
     code = error.code or 500
     if code >= 500:
         db.session.rollback()  # the error page must not trip over a failed transaction
     message = (
         error.description if code not in ERROR_MESSAGES or _custom(error) else ERROR_MESSAGES[code]
     )
+    if request.path.startswith("/api/"):
+        from bellyfed.api.problems import from_exception
+
+        return from_exception(error)
     if _wants_json():
         return jsonify(error=error.name, detail=message), code
     return render_template("errors/error.html", code=code, title=error.name, message=message), code
@@ -94,8 +100,31 @@ def _custom(error: HTTPException) -> bool:
     return type(error).description != error.description
 
 
-def _csrf_error(error: CSRFError) -> tuple[str, int]:
+SIGN_IN_ENDPOINTS = ("accounts.login", "accounts.register")
+FORMS_UNAVAILABLE = (
+    "Sending forms is briefly unavailable: we can't check this one right now. "
+    "Browsing works as usual; try again in a minute."
+)
+
+
+def _csrf_error(error: CSRFError) -> ResponseReturnValue:
+    if _sessions_down():  # the token was fine, the store that keeps it is not: not "expired"
+        sign_in = request.endpoint in SIGN_IN_ENDPOINTS
+        page = render_template(
+            "errors/error.html", code=503, title="Briefly unavailable",
+            message=SIGN_IN_UNAVAILABLE if sign_in else FORMS_UNAVAILABLE,
+        )  # fmt: skip
+        return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     message = "Your form expired or came from elsewhere. Reload the page and try again."
     return render_template(
         "errors/error.html", code=400, title="Form expired", message=message
     ), 400
+
+
+def _sessions_down() -> bool:
+    """This request found the session store down; or, for a sign-in form whose session holds no
+    token (a visitor whose first session could not be saved), one probe finds it down."""
+    if getattr(session, "unavailable", False):
+        return True
+    token_key = current_app.config["WTF_CSRF_FIELD_NAME"]
+    return request.endpoint in SIGN_IN_ENDPOINTS and token_key not in session and not available()

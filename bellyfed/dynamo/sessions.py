@@ -7,6 +7,7 @@ Keys:
 Attributes: ``data`` the session dict (Flask's tagged JSON), ``user_id``, ``created_at`` and
 ``last_seen`` (epoch seconds), ``expires_at`` TTL (epoch seconds: the earlier of the idle and the
 absolute deadline), ``user_agent`` (cut to 200 characters).
+Probe item: ``PROBE`` / ``META``, never written; reading it shows the table answers.
 
 DynamoDB deletes expired items late (moto never): readers must check ``expires_at`` themselves,
 which ``accounts/sessions.py`` does along with the idle and absolute limits.
@@ -23,6 +24,7 @@ from bellyfed.dynamo import resource, table, table_name
 
 TABLE = "sessions"
 USER_AGENT_CHARS = 200
+PROBE = {"pk": "PROBE", "sk": "META"}  # no session id can have this key
 
 
 def key(session_id: str) -> dict[str, str]:
@@ -72,6 +74,11 @@ def load(session_id: str) -> StoredSession | None:
     """The stored session, or None; expiry is the caller's to check."""
     item = table(TABLE).get_item(Key=key(session_id)).get("Item")
     return _stored(item) if item else None
+
+
+def probe() -> None:
+    """One GetItem of the never-written probe key: raises if the table does not answer."""
+    table(TABLE).get_item(Key=PROBE)
 
 
 def save(session: StoredSession, replaces: str | None = None) -> None:
