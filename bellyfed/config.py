@@ -67,6 +67,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
                 f"Refusing to start in production without {' and '.join(missing)}: "
                 "set them in the environment."
             )
+        if not env.get("TRUSTED_HOSTS", "").strip():
+            raise ConfigError(
+                "Refusing to start in production without TRUSTED_HOSTS: set it to the host names "
+                "the app is served on (emailed links and API links are built from the Host header)."
+            )
         if env["SECRET_KEY"] == DEV_SECRET_KEY or len(env["SECRET_KEY"]) < 32:
             raise ConfigError(
                 "Refusing to start in production: SECRET_KEY must be a random value "
@@ -136,6 +141,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PREFERRED_URL_SCHEME": "https" if production else "http",
+        # Host names the app answers to (comma-separated); any other Host header is a 400. Set it
+        # in production: emailed links (password reset) are built from the request's host.
+        "TRUSTED_HOSTS": [h.strip() for h in env["TRUSTED_HOSTS"].split(",") if h.strip()]
+        if env.get("TRUSTED_HOSTS")
+        else None,
         # Password-reset links work once, for this long.
         "PASSWORD_RESET_SECONDS": _int(env, "PASSWORD_RESET_SECONDS", 30 * 60),
         # How long a half-finished multi-step form (creating an API token) is kept.

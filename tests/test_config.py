@@ -46,6 +46,9 @@ def test_pool_is_configured_on_purpose():
     assert options["connect_args"]["connect_timeout"] == 5
 
 
+HOSTS = {"TRUSTED_HOSTS": "bellyfed.example"}
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -53,8 +56,9 @@ def test_pool_is_configured_on_purpose():
         ({"SECRET_KEY": STRONG_KEY}, "without DATABASE_URL"),
         ({}, "without SECRET_KEY and DATABASE_URL"),
         ({"SECRET_KEY": "", "DATABASE_URL": PROD_DB}, "without SECRET_KEY"),
-        ({"SECRET_KEY": "short", "DATABASE_URL": PROD_DB}, "at least 32 characters"),
-        ({"SECRET_KEY": DEV_SECRET_KEY, "DATABASE_URL": PROD_DB}, "at least 32 characters"),
+        ({"SECRET_KEY": STRONG_KEY, "DATABASE_URL": PROD_DB}, "without TRUSTED_HOSTS"),
+        ({"SECRET_KEY": "short", "DATABASE_URL": PROD_DB, **HOSTS}, "at least 32 characters"),
+        ({"SECRET_KEY": DEV_SECRET_KEY, "DATABASE_URL": PROD_DB, **HOSTS}, "at least 32 characters"),
     ],
 )
 def test_production_refuses_to_start_without_secrets(env, message):
@@ -64,7 +68,7 @@ def test_production_refuses_to_start_without_secrets(env, message):
 
 def test_production_with_secrets_uses_secure_cookies():
     config = load_config(
-        {"BELLYFED_ENV": "production", "SECRET_KEY": STRONG_KEY, "DATABASE_URL": PROD_DB}
+        {"BELLYFED_ENV": "production", "SECRET_KEY": STRONG_KEY, "DATABASE_URL": PROD_DB, **HOSTS}
     )
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["PREFERRED_URL_SCHEME"] == "https"
@@ -116,3 +120,16 @@ def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(database
         .get_data(as_text=True)
         == "127.0.0.1"
     )
+
+
+def test_trusted_hosts_refuse_a_forged_host_header():
+    from bellyfed import create_app
+
+    app = create_app({"TRUSTED_HOSTS": ["bellyfed.example"]})
+    client = app.test_client()
+    assert client.get("/healthz", headers={"Host": "evil.example"}).status_code == 400
+    assert load_config({"TRUSTED_HOSTS": "a.example, b.example"})["TRUSTED_HOSTS"] == [
+        "a.example",
+        "b.example",
+    ]
+    assert load_config({})["TRUSTED_HOSTS"] is None

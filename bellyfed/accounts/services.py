@@ -18,6 +18,7 @@ from bellyfed.extensions import db
 from bellyfed.photos.models import Photo
 from bellyfed.photos.services import delete_photo, is_empty_upload, save_upload
 from bellyfed.restaurants.models import Cuisine
+from bellyfed.search.versions import mark_changed
 
 # The database's unique constraints, and what to tell someone who lost the race for them.
 CONFLICT_MESSAGES = {
@@ -100,6 +101,8 @@ def update_profile(
         _replace_avatar(user, photo.id)
     elif remove_avatar:
         _replace_avatar(user, None)
+    if display_name != user.display_name:
+        mark_changed()  # reviews in cached API answers show the author's name
     user.display_name = display_name
     user.bio = bio
     user.home_city_id = home_city_id

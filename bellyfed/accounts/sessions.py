@@ -26,6 +26,7 @@ from bellyfed.dynamo import sessions as storage
 
 log = logging.getLogger(__name__)
 TOUCH_SECONDS = 60
+API_PREFIX = "/api/"
 UNAVAILABLE = (BotoCoreError, ClientError)
 # What a sign-in form says while the store is down: nothing it saved would outlive the response.
 SIGN_IN_UNAVAILABLE = (
@@ -58,6 +59,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.id = stored.id if stored else None
         self.replaces: str | None = None  # the id this one takes over from (rotation)
         self.unavailable = False
+        self.detached = False  # an API request: never loaded, never saved
         self.modified = False
 
     def rotate(self) -> None:
@@ -113,6 +115,12 @@ class DynamoSessionInterface(SessionInterface):
         return "__Host-session" if app.config["SESSION_COOKIE_SECURE"] else "session"
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
+        if request.path.startswith(API_PREFIX):
+            # The API authenticates by bearer token only: a browser's cookie is not even read,
+            # and the response must not touch (or end) the browser's session.
+            detached = ServerSession()
+            detached.detached = True
+            return detached
         session_id = request.cookies.get(self.get_cookie_name(app))
         if not session_id:
             return ServerSession()
@@ -130,6 +138,8 @@ class DynamoSessionInterface(SessionInterface):
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
         name = self.get_cookie_name(app)
         had_cookie = name in request.cookies
+        if session.detached:
+            return
         if session.unavailable and not session.modified:
             return  # keep the cookie: the session may still be there once DynamoDB is back
         try:

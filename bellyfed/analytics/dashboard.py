@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bellyfed import flags
+from bellyfed.accounts.models import User
 from bellyfed.analytics import keys
 from bellyfed.analytics.flush import lag_seconds, leftover_batches
 from bellyfed.core.vocab import CONTACT_LINKS
-from bellyfed.dynamo import counters
+from bellyfed.dynamo import counters, tokens
 from bellyfed.extensions import db
 from bellyfed.flags import exposures
 from bellyfed.flags.evaluate import Experiment
@@ -61,6 +62,10 @@ class Dashboard:
     problems: list[str] = field(default_factory=list)
     experiments: list[ExperimentResults] = field(default_factory=list)
     experiment_problems: list[str] = field(default_factory=list)
+    api_calls_per_minute: list[tuple[str, int]] = field(default_factory=list)
+    api_endpoints: list[tuple[str, int]] = field(default_factory=list)
+    api_tokens: list[tuple[str, int]] = field(default_factory=list)  # "name (@owner)", calls
+    api_errors: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def peak_views(self) -> int:
@@ -89,6 +94,7 @@ def build(redis_client: redis.Redis, now: datetime | None = None) -> Dashboard:
     try:
         board.views_per_minute = _per_minute("metric#views", now)
         board.searches_per_minute = _per_minute("metric#searches", now)
+        board.api_calls_per_minute = _per_minute("metric#api_calls", now)
         board.clicks_today = {link: _today(f"metric#clicks:{link}", now) for link in CONTACT_LINKS}
         board.signups_today = _today("metric#signups", now)
         board.logins_today = _today("metric#logins", now)
@@ -137,7 +143,34 @@ def _live(board: Dashboard, redis_client: redis.Redis, now: datetime) -> None:
     ]
     searches = redis_client.zrevrange(f"{keys.TOP}searches:{now:%Y-%m-%d}", 0, 9, withscores=True)
     board.top_searches = [(query.decode(), int(score)) for query, score in searches]
+    _api(board, redis_client, now)
     board.flush_lag = lag_seconds(redis_client, now)
     # HLEN is O(1): the number of distinct counters waiting (not events), plus unfinished batches.
     board.buffered_events = int(redis_client.hlen(keys.BUFFER))
     board.leftover_batches = len(leftover_batches(redis_client))
+
+
+def _api(board: Dashboard, redis_client: redis.Redis, now: datetime) -> None:
+    """Today's API calls by endpoint, by token (named, with its owner) and the errors."""
+    day = f"{now:%Y-%m-%d}"
+
+    def top(kind: str) -> list[tuple[str, int]]:
+        rows = redis_client.zrevrange(f"{keys.TOP}{kind}:{day}", 0, 9, withscores=True)
+        return [(member.decode(), int(score)) for member, score in rows]
+
+    board.api_endpoints = [(e.removeprefix("api_"), n) for e, n in top("api")]
+    board.api_errors = [(e.removeprefix("api_"), n) for e, n in top("api_error")]
+    board.api_tokens = [(_token_label(digest), n) for digest, n in top("api_token")]
+
+
+def _token_label(digest: str) -> str:
+    """ "laptop script (bf_Ab3d…, @siti)", or the digest's start once the token is gone."""
+    try:
+        item = tokens.table(tokens.TABLE).get_item(Key=tokens.key(digest)).get("Item")
+    except (BotoCoreError, ClientError):
+        item = None
+    if not item:
+        return f"revoked or expired token {digest[:8]}…"
+    user = db.session.get(User, int(item["user_id"]))
+    owner = f", @{user.username}" if user else ""
+    return f"{item.get('name', '')} ({item.get('hint', '')}…{owner})"

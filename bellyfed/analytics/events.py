@@ -53,11 +53,11 @@ def visitor_id() -> str:
 def _write(response: Response) -> Response:
     global lost_events
     events = g.pop("analytics_events", None)
-    if not events or response.status_code >= 400 or not current_app.config["ANALYTICS_ENABLED"]:
+    # API calls count whoever makes them (scripts are the point of an API), errors included.
+    api = request.path.startswith("/api/")
+    if not events or not current_app.config["ANALYTICS_ENABLED"]:
         return response
-    if request.method == "HEAD":
-        return response
-    if is_bot():
+    if request.method == "HEAD" or (not api and (response.status_code >= 400 or is_bot())):
         return response
     now = datetime.now(UTC)
     minute, hour = keys.minute_of(now), now.strftime("%Y-%m-%dT%H")

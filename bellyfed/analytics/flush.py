@@ -222,6 +222,9 @@ def _apply_batch(redis_client: redis.Redis, seq: int, report: FlushReport, token
     report.skipped += sum(1 for v in results.values() if v is None)
 
 
+API_KINDS = ("api", "api_token", "api_error")
+
+
 def _tallies(increments: list[Increment]) -> dict[str, list]:
     """The batch's additions to the dashboard tops and the rollup's touched sets."""
     tops, touched = [], []
@@ -236,6 +239,8 @@ def _tallies(increments: list[Increment]) -> dict[str, list]:
             )
         elif kind == "search":
             tops.append([f"{keys.TOP}searches:{item.sk[2:12]}", item.n, entity, keys.TOP_TTL])
+        elif kind in API_KINDS:  # the dashboard's API card: calls by endpoint, token and error
+            tops.append([f"{keys.TOP}{kind}:{item.sk[2:12]}", item.n, entity, keys.TOP_TTL])
     return {"z": tops, "s": touched}
 
 

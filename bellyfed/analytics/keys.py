@@ -15,7 +15,9 @@ LOCK = "bellyfed:flush:lock"  # one flusher at a time
 LAST_FLUSH = "bellyfed:flush:last"  # epoch seconds of the last completed flush
 HLL = "bellyfed:hll:"  # HyperLogLog of visitors per "<kind>|<entity>|<hour>"
 HLL_TTL = 3 * 24 * 3600
-TOP = "bellyfed:top:"  # ZSETs for the dashboard: "views:<hour>" by restaurant, "searches:<day>"
+# ZSETs for the dashboard: "views:<hour>" by restaurant, "searches:<day>", and per day the API's
+# "api:<day>" by endpoint, "api_token:<day>" by token digest, "api_error:<day>" by endpoint:status.
+TOP = "bellyfed:top:"
 TOP_TTL = 2 * 24 * 3600
 TOUCHED = "bellyfed:touched:"  # SET of item keys with hour buckets on a day, for the daily rollup
 TOUCHED_TTL = 3 * 24 * 3600

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, Response, abort, current_app, jsonify, render_template, request, session
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, SecurityError, ServiceUnavailable
 from werkzeug.routing import IntegerConverter, Map
 
 from bellyfed.accounts.sessions import RETRY_AFTER_SECONDS, SIGN_IN_UNAVAILABLE, available
 from bellyfed.extensions import db
 
+log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 
 # No inline scripts or styles anywhere: HTMX is loaded from /static and configured by a meta tag.
@@ -53,16 +57,19 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
 
 
 def _refuse_nul_bytes() -> None:
     """PostgreSQL text cannot hold NUL: refuse it up front with a 400, not a 500 later."""
-    values = [*request.args.values(), *(request.view_args or {}).values()]
+    # Every value of a repeated argument (``cuisine=a&cuisine=b``), not just the first.
+    values = [*request.args.keys(), *(v for vs in request.args.listvalues() for v in vs),
+              *(request.view_args or {}).values()]  # fmt: skip
     if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype in (
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
-        values += list(request.form.values())
+        values += [v for vs in request.form.listvalues() for v in vs]
     if any("\x00" in value for value in values if isinstance(value, str)):
         abort(400, description="That request contains a character we can't accept (a NUL byte).")
 
@@ -86,6 +93,8 @@ def _http_error(error: HTTPException) -> Response | tuple[Response | str, int]:
     message = (
         error.description if code not in ERROR_MESSAGES or _custom(error) else ERROR_MESSAGES[code]
     )
+    if isinstance(error, SecurityError):  # a Host outside TRUSTED_HOSTS: no URLs can be built
+        return Response("Unknown host.", status=400, mimetype="text/plain")
     if request.path.startswith("/api/"):
         from bellyfed.api.problems import from_exception
 
@@ -93,6 +102,18 @@ def _http_error(error: HTTPException) -> Response | tuple[Response | str, int]:
     if _wants_json():
         return jsonify(error=error.name, detail=message), code
     return render_template("errors/error.html", code=code, title=error.name, message=message), code
+
+
+def _database_unavailable(error: OperationalError) -> Response | tuple[Response | str, int]:
+    """PostgreSQL down, restarting or a statement over its time limit: a 503 that says so."""
+    log.warning("database unavailable: %s", error.orig or error)
+    db.session.rollback()
+    return _http_error(
+        ServiceUnavailable(
+            "Bellyfed's database is briefly unavailable or too slow right now. "
+            "Please try again shortly."
+        )
+    )
 
 
 def _custom(error: HTTPException) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from bellyfed.extensions import db
 from bellyfed.leaderboards.scoring import Tally, rank_tallies
+from bellyfed.search.versions import mark_changed
 
 Board = tuple[int, int]  # (dish_type_id, city_id)
 
@@ -113,6 +114,7 @@ def recompute_board(dish_type_id: int, city_id: int) -> int:
     rows = list(_scored_rows({(dish_type_id, city_id): tallies}))
     columns = {name: [row[i] for row in rows] for i, name in enumerate(COLUMNS)}
     db.session.execute(text(APPLY_BOARD_SQL), {**params, **columns})
+    mark_changed()  # boards are served from the API cache: stale once this commits
     return len(rows)
 
 
@@ -140,6 +142,7 @@ def recompute_all() -> int:
     db.session.execute(text("ANALYZE fresh_leaderboard"))  # temporary tables get no statistics
     db.session.execute(text(APPLY_ALL_SQL))
     db.session.execute(text("DROP TABLE fresh_leaderboard"))
+    mark_changed()
     return count
 
 

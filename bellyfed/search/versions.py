@@ -1,5 +1,6 @@
-"""The global search version: part of every search cache key, bumped after any change that can
-alter search results, so a change makes every cached page unreachable at once.
+"""The global search version: part of every search cache key (and of every cached API response,
+``api/cache.py``), bumped after any change that can alter search results or API answers, so a
+change makes every cached page unreachable at once.
 
 Kept in Redis (``bellyfed:search:version``). Bumps happen **after commit**: write paths only mark
 the session (``mark_changed``), and a session listener bumps once the transaction has committed.
@@ -32,7 +33,7 @@ VERSION = "bellyfed:search:version"
 CHANGED = "search_results_changed"  # a flag in Session.info until the commit
 WATCHED_TABLES = frozenset(
     {"restaurants", "operating_hours", "special_closures", "dishes", "cuisines", "cities",
-     "dish_types"}
+     "dish_types", "photos"}
 )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from bellyfed.dishes.models import Dish
 from bellyfed.extensions import db
 from bellyfed.restaurants.stats import refresh_restaurant_stats
 from bellyfed.reviews.models import Review
+from bellyfed.search.versions import mark_changed
 from bellyfed.votes.models import DishVote, ReviewVote
 
 VoteModel = type[DishVote] | type[ReviewVote]
@@ -41,6 +42,8 @@ def toggle(model: VoteModel, user_id: int, item_id: int, value: int) -> int | No
         refresh_restaurant_stats(
             db.session.scalars(select(Dish.restaurant_id).where(Dish.id == item_id))
         )
+    else:
+        mark_changed()  # helpful counts are part of cached API review lists
     return new
 
 

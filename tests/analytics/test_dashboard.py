@@ -78,3 +78,26 @@ def test_make_admin_command(app, db_session):
     missing = runner.invoke(args=["users", "make-admin", "nobody@example.com"])
     assert missing.exit_code == 1
     assert "No account with the email" in missing.output
+
+
+def test_api_calls_are_shown_by_endpoint_token_and_error(
+    browser, operator, analytics, app, db_session
+):
+    from bellyfed.accounts import tokens
+    from tests.web import BrowserClient
+
+    owner = UserFactory(username="scripter")
+    db_session.flush()
+    with app.app_context():
+        secret, _ = tokens.create(owner, "nightly export", 30)
+    api = BrowserClient(app, app.response_class, use_cookies=False)
+    script = {"User-Agent": "curl/8.5.0", "Authorization": f"Bearer {secret}"}
+    for _ in range(3):
+        api.get("/api/v1/restaurants", headers=script)
+    api.get("/api/v1/restaurants/nowhere", headers={"User-Agent": "curl/8.5.0"})
+    flush(analytics)
+    page = text(browser.get("/admin/dashboard", headers=BROWSER))
+    assert "<strong>4</strong> in the last hour" in page  # scripts count on the API
+    assert "<code>restaurants.listing</code> <span class=\"muted\">3</span>" in page
+    assert f"nightly export ({secret[:7]}…, @scripter)" in page
+    assert "<code>restaurants.detail:404</code>" in page
