@@ -8,6 +8,7 @@ from celery import shared_task
 from flask import current_app
 from redis.exceptions import RedisError
 
+from bellyfed.accounts.password_reset import send_link
 from bellyfed.analytics import trending
 from bellyfed.analytics.flush import flush
 from bellyfed.analytics.rollups import rollup_recent
@@ -78,3 +79,14 @@ def send_email(message: dict[str, str]) -> None:
     # The one task that is not idempotent: a worker lost after the server took the message sends
     # it again on redelivery. A rare duplicate email beats a lost reset link.
     deliver(Message(**message))
+
+
+@shared_task(name="worker.tasks.send_password_reset", **RETRY)
+def send_password_reset(identifier: str, url_root: str) -> bool:
+    """Email a reset link to the account ``identifier`` names, if any (built on ``url_root``)."""
+    # Every /auth/forgot request queues this, whatever account it names: the lookup happens here.
+    # A retry (DynamoDB or the queue failing) counts once more against the account's hourly
+    # limit: at worst one email fewer. The email itself goes out in its own send_email task.
+    sent = send_link(identifier, url_root)
+    db.session.rollback()  # read-only here: end the lookup's transaction
+    return sent

@@ -113,10 +113,16 @@ def _smtp(message: Message, config: Mapping[str, Any]) -> None:
         raise MailError(f"{where} refused the recipient {message.to!r}: {exc}") from exc
     except smtplib.SMTPNotSupportedError as exc:  # no STARTTLS: we never send in the clear
         raise MailError(f"{where} lacks what the MAIL_ settings ask for: {exc}") from exc
+    except smtplib.SMTPServerDisconnected as exc:  # it hung up mid-conversation
+        raise MailUnavailable(f"{where} closed the connection: {exc}") from exc
+    except smtplib.SMTPException as exc:  # anything else it answered, e.g. no AUTH method we know
+        raise MailError(f"{where} answered with an error: {exc}") from exc
     except ssl.SSLError as exc:
         raise MailError(f"TLS with {where} failed: {exc}") from exc
     except OSError as exc:  # refused, unreachable, timed out, disconnected
         raise MailUnavailable(f"Could not reach {where}: {exc}") from exc
+    except ValueError as exc:  # a message smtplib cannot encode (UnicodeError) or send
+        raise MailError(f"Could not send the email through {where}: {exc}") from exc
 
 
 BACKENDS: dict[str, Callable[[Message, Mapping[str, Any]], None]] = {

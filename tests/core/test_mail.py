@@ -34,6 +34,8 @@ class SMTPHandler(socketserver.StreamRequestHandler):
             verb = verb.upper()  # smtplib sends "mail FROM:<...>"
             server.commands.append(f"{verb} {rest}".rstrip())
             if verb in server.replies:
+                if server.replies[verb] is None:  # hang up instead of answering
+                    return
                 self.reply(server.replies[verb])
             elif verb == "EHLO":
                 self.reply("250-localhost", "250-AUTH PLAIN", "250 8BITMIME")
@@ -66,7 +68,8 @@ class SMTPServer(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), SMTPHandler)
         self.commands: list[str] = []
         self.messages: list[bytes] = []
-        self.replies: dict[str, str] = {}  # verb -> a reply that overrides the usual one
+        # verb -> a reply that overrides the usual one (lines joined by CRLF), None: hang up
+        self.replies: dict[str, str | None] = {}
 
 
 @pytest.fixture
@@ -167,6 +170,34 @@ def test_smtp_refusals_say_whether_a_retry_can_help(app, smtp_server, verb, repl
         mail.send(MESSAGE)
     assert isinstance(raised.value, mail.MailUnavailable) is retried
     assert isinstance(raised.value, tasks.TRANSIENT) is retried
+    assert smtp_server.messages == []
+
+
+@pytest.mark.parametrize(
+    ("verb", "reply", "error", "retried"),
+    [
+        # It offers logging in, but by no method smtplib knows: a setting to fix, not a retry.
+        ("EHLO", "250-localhost\r\n250 AUTH X-UNHEARD-OF", "answered with an error", False),
+        ("MAIL", None, "closed the connection", True),  # hung up in the middle
+        ("DATA", None, "closed the connection", True),
+    ],
+)
+def test_other_smtp_errors_are_mapped_too(app, smtp_server, verb, reply, error, retried):
+    smtp_server.replies[verb] = reply
+    with app.app_context(), pytest.raises(mail.MailError, match=error) as raised:
+        mail.send(MESSAGE)
+    assert isinstance(raised.value, mail.MailUnavailable) is retried
+    assert isinstance(raised.value, tasks.TRANSIENT) is retried
+    assert smtp_server.messages == []
+
+
+def test_a_message_smtplib_cannot_send_is_a_mail_error_not_a_crash(app, smtp_server):
+    injected = mail.Message(
+        to="siti@example.com\r\nBcc: everyone@example.com", subject="Hi", body=""
+    )
+    with app.app_context(), pytest.raises(mail.MailError, match="Could not send") as raised:
+        mail.send(injected)
+    assert not isinstance(raised.value, mail.MailUnavailable)
     assert smtp_server.messages == []
 
 
