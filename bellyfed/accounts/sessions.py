@@ -181,7 +181,11 @@ class DynamoSessionInterface(SessionInterface):
             expires_at=deadline(created_at, now, app.config),
             user_agent=_user_agent(),
         )
-        storage.save(stored, replaces=session.replaces)
+        existing = not rotated and session.stored is not None
+        if not storage.save(stored, replaces=session.replaces, existing=existing):
+            # Ended while this request ran: it stays ended, and this browser forgets it.
+            self._forget(app, ServerSession(), response, had_cookie=True)
+            return
         session.id, session.stored, session.replaces = stored.id, stored, None
         if rotated:
             response.set_cookie(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
 from bellyfed.dynamo import resource, table, table_name
 
@@ -81,23 +82,41 @@ def probe() -> None:
     table(TABLE).get_item(Key=PROBE)
 
 
-def save(session: StoredSession, replaces: str | None = None) -> None:
-    """Write the whole item; with ``replaces``, delete that id in the same request (rotation)."""
+def save(session: StoredSession, replaces: str | None = None, *, existing: bool = False) -> bool:
+    """Write the whole item; with ``replaces``, delete that id in the same request (rotation).
+
+    ``existing``: only overwrite a session that is still stored, so a request that was already
+    running when the session was ended (logout everywhere, a password reset) cannot bring it
+    back; returns False when it was gone.
+    """
     if replaces is None:
-        table(TABLE).put_item(Item=_item(session))
-        return
+        condition = {"ConditionExpression": "attribute_exists(pk)"} if existing else {}
+        try:
+            table(TABLE).put_item(Item=_item(session), **condition)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
     writes = [{"PutRequest": {"Item": _item(session)}},
               {"DeleteRequest": {"Key": key(replaces)}}]  # fmt: skip
     resource().batch_write_item(RequestItems={table_name(TABLE): writes})
+    return True
 
 
 def touch(session_id: str, last_seen: int, expires_at: int) -> None:
-    """Move the idle deadline of an unchanged session (a small UpdateItem, not a rewrite)."""
-    table(TABLE).update_item(
-        Key=key(session_id),
-        UpdateExpression="SET last_seen = :seen, expires_at = :exp",
-        ExpressionAttributeValues={":seen": last_seen, ":exp": expires_at},
-    )
+    """Move the idle deadline of an unchanged session (a small UpdateItem, not a rewrite); a
+    session ended meanwhile stays ended (an UpdateItem would otherwise create a bare item)."""
+    try:
+        table(TABLE).update_item(
+            Key=key(session_id),
+            UpdateExpression="SET last_seen = :seen, expires_at = :exp",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":seen": last_seen, ":exp": expires_at},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
 
 
 def delete(session_id: str) -> None:

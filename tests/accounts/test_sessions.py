@@ -280,3 +280,36 @@ def test_available_probes_dynamodb_sessions_only(app, monkeypatch):
     monkeypatch.setattr(storage, "probe", refuse)
     with app.test_request_context("/auth/login", method="POST"):
         assert interface.available()
+
+
+def ended_while_running(app, monkeypatch):
+    """Make the next load see the session, then end it before the response is saved (as "log out
+    everywhere" from another device would, mid-request)."""
+    real_load = storage.load
+
+    def load_then_end(session_id):
+        found = real_load(session_id)
+        storage.delete(session_id)
+        return found
+
+    monkeypatch.setattr(storage, "load", load_then_end)
+
+
+def test_a_request_running_when_its_session_ends_cannot_bring_it_back(
+    app, client, diner, monkeypatch
+):
+    session_id = cookie_id(client)
+    ended_while_running(app, monkeypatch)
+    client.get("/")  # shows the welcome flash: the session changed, so it is written back
+    monkeypatch.undo()
+    assert stored(app, session_id) is None
+    assert client.get("/account").status_code == 302  # signed out for good
+
+
+def test_a_touch_after_the_session_ended_does_not_recreate_it(app, client, diner, monkeypatch):
+    session_id = cookie_id(client)
+    shift(app, session_id, last_seen=120)  # due for a touch
+    ended_while_running(app, monkeypatch)
+    client.get("/")
+    monkeypatch.undo()
+    assert stored(app, session_id) is None
