@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, current_app, render_template
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup, escape
 
 bp = Blueprint("api_docs", __name__)
 METHODS = ("get", "put", "post", "patch", "delete")
+CODE = re.compile(r"``?([^`]+)``?")
+
+
+@bp.app_template_filter("inline_code")
+def inline_code(text: str) -> Markup:
+    """Text from the document with its `code` spans (Markdown or reST) as <code>, escaped."""
+    escaped = str(escape(text))  # escaped first: only our own <code> tags are markup
+    return Markup(CODE.sub(lambda m: f"<code>{m.group(1)}</code>", escaped))  # noqa: S704
 
 
 def _resolve(spec: dict[str, Any], node: Any) -> Any:

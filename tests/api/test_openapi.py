@@ -65,3 +65,9 @@ def test_the_docs_page_lists_every_operation(api):
         for method in item:
             if method in {"get", "put", "post", "patch", "delete"}:
                 assert f"{method.upper()} {path}" in html, (method, path)
+
+
+def test_the_docs_page_shows_code_as_code_and_escapes_the_rest(api):
+    html = api.get("/api/v1/docs").get_data(as_text=True)
+    assert "<code>Authorization: Bearer &lt;token&gt;</code>" in html
+    assert "`" not in html
