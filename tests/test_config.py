@@ -58,7 +58,10 @@ HOSTS = {"TRUSTED_HOSTS": "bellyfed.example"}
         ({"SECRET_KEY": "", "DATABASE_URL": PROD_DB}, "without SECRET_KEY"),
         ({"SECRET_KEY": STRONG_KEY, "DATABASE_URL": PROD_DB}, "without TRUSTED_HOSTS"),
         ({"SECRET_KEY": "short", "DATABASE_URL": PROD_DB, **HOSTS}, "at least 32 characters"),
-        ({"SECRET_KEY": DEV_SECRET_KEY, "DATABASE_URL": PROD_DB, **HOSTS}, "at least 32 characters"),
+        (
+            {"SECRET_KEY": DEV_SECRET_KEY, "DATABASE_URL": PROD_DB, **HOSTS},
+            "at least 32 characters",
+        ),
     ],
 )
 def test_production_refuses_to_start_without_secrets(env, message):

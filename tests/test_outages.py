@@ -7,9 +7,7 @@ from tests.web import BrowserClient
 
 
 def test_postgresql_down_is_a_503_on_pages_and_the_api(aws_endpoint, redis_client):
-    app = make_test_app(
-        f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/gone", aws_endpoint
-    )
+    app = make_test_app(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/gone", aws_endpoint)
     client = BrowserClient(app, app.response_class, use_cookies=False)
     page = client.get("/search?q=laksa")
     assert page.status_code == 503

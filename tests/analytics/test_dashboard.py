@@ -98,6 +98,6 @@ def test_api_calls_are_shown_by_endpoint_token_and_error(
     flush(analytics)
     page = text(browser.get("/admin/dashboard", headers=BROWSER))
     assert "<strong>4</strong> in the last hour" in page  # scripts count on the API
-    assert "<code>restaurants.listing</code> <span class=\"muted\">3</span>" in page
+    assert '<code>restaurants.listing</code> <span class="muted">3</span>' in page
     assert f"nightly export ({secret[:7]}…, @scripter)" in page
     assert "<code>restaurants.detail:404</code>" in page
