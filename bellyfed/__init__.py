@@ -88,10 +88,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """Attach the ``flask`` CLI groups."""
+    from bellyfed.backup.commands import backup_cli
+    from bellyfed.data.commands import data_cli
     from bellyfed.demo.commands import demo_cli
     from bellyfed.dynamo.commands import dynamo_cli
     from bellyfed.ops.commands import ops_cli
+    from bellyfed.ops.cost import cost_cli
 
-    app.cli.add_command(demo_cli)
-    app.cli.add_command(dynamo_cli)
-    app.cli.add_command(ops_cli)
+    for group in (backup_cli, cost_cli, data_cli, demo_cli, dynamo_cli, ops_cli):
+        app.cli.add_command(group)
