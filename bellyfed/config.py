@@ -51,6 +51,20 @@ def engine_options(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+OPERATIONS_SETTINGS = (
+    "BACKUP_LOCATION", "POSTGRES_BIN_DIR",  # flask backup
+    "PREFERENCES_STORE",  # where diners' preferences are read and written (flask data)
+    "DYNAMODB_PROVISIONED_UNITS", "DYNAMODB_AUTOSCALING", "DYNAMODB_AUTOSCALING_MIN_UNITS",
+    "DYNAMODB_AUTOSCALING_MAX_UNITS", "DYNAMODB_AUTOSCALING_TARGET", "DYNAMODB_PITR",
+    "AWS_ENDPOINT_URL_APPLICATION_AUTOSCALING",  # flask dynamo apply-capacity
+    "DYNAMODB_PRICE_READ_PER_MILLION", "DYNAMODB_PRICE_WRITE_PER_MILLION",
+    "DYNAMODB_PRICE_RCU_HOUR", "DYNAMODB_PRICE_WCU_HOUR",
+    "DYNAMODB_PRICE_STORAGE_GB_MONTH",  # flask cost report
+    "METRICS_ALLOWED_NETWORKS", "METRICS_TOKEN", "SLOW_QUERY_MS", "READYZ_TIMEOUT_SECONDS",
+    "READYZ_DYNAMODB_TABLE",  # bellyfed/ops
+)  # fmt: skip
+
+
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
@@ -83,7 +97,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             f"SESSION_BACKEND must be dynamodb or cookie, got {env['SESSION_BACKEND']!r}"
         )
     redis_url = env.get("REDIS_URL", DEFAULT_REDIS_URL)
-    return {
+    # Operations settings, validated where they are used (each module names the bad value and the
+    # expected form): taken from the environment when set, else that module's default applies.
+    # See README "Configuration".
+    operations = {name: env[name] for name in OPERATIONS_SETTINGS if env.get(name, "").strip()}
+    return operations | {
         "BELLYFED_ENV": bellyfed_env,
         "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL", DEFAULT_DATABASE_URL),

@@ -136,3 +136,10 @@ def test_trusted_hosts_refuse_a_forged_host_header():
         "b.example",
     ]
     assert load_config({})["TRUSTED_HOSTS"] is None
+
+
+def test_operations_settings_pass_through_from_the_environment():
+    config = load_config({"PREFERENCES_STORE": "dual", "SLOW_QUERY_MS": "50", "METRICS_TOKEN": " "})
+    assert config["PREFERENCES_STORE"] == "dual"
+    assert config["SLOW_QUERY_MS"] == "50"
+    assert "METRICS_TOKEN" not in config  # blank: the module's default (off) applies

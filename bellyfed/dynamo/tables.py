@@ -1,13 +1,25 @@
-"""Every DynamoDB table, its keys, TTL attribute and capacity, as data (see docs/dynamodb.md)."""
+"""Every DynamoDB table, its keys, TTL attribute and capacity, as data (see docs/dynamodb.md).
+
+Capacity (billing mode, auto-scaling, point-in-time recovery) follows configuration, read and
+compared by ``bellyfed/dynamo/scaling.py``: ``create_tables`` applies it to the tables it creates,
+``apply_capacity`` to the existing ones.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-from flask import current_app
+from botocore.exceptions import BotoCoreError, ClientError
 
 from bellyfed.dynamo import resource, table_name
+from bellyfed.dynamo.scaling import (
+    CapacityPlan,
+    capacity_plan,
+    table_actions,
+    throughput,
+    wait_active,
+)
 
 TABLES: dict[str, dict[str, Any]] = {
     # Counters and time buckets: PK "<kind>#<entity>", SK "TOTAL" | "D#day" | "H#hour" | "M#minute".
@@ -22,6 +34,12 @@ TABLES: dict[str, dict[str, Any]] = {
     },
     # Flags and experiments: PK "FLAG#name" | "EXP#name", SK "CONFIG" | "LOG#<iso>#<version>".
     "flags": {
+        "keys": (("pk", "S"), ("sk", "S")),
+        "ttl": None,
+    },
+    # Diner preferences, moved from PostgreSQL (issue 7): PK "USER#<id>", SK "PREFS"
+    # (data/preferences_store.py, docs/data-migration.md).
+    "preferences": {
         "keys": (("pk", "S"), ("sk", "S")),
         "ttl": None,
     },
@@ -43,32 +61,36 @@ TABLES: dict[str, dict[str, Any]] = {
 }
 
 
-def _capacity() -> dict[str, Any]:
-    """On-demand by default; DYNAMODB_CAPACITY=provisioned uses the configured units."""
-    if current_app.config.get("DYNAMODB_CAPACITY", "on-demand") == "provisioned":
-        units = current_app.config.get("DYNAMODB_PROVISIONED_UNITS", (5, 5))
-        return {
-            "ProvisionedThroughput": {"ReadCapacityUnits": units[0], "WriteCapacityUnits": units[1]}
-        }
+def _capacity(plan: CapacityPlan) -> dict[str, Any]:
+    """CreateTable's capacity arguments: on-demand, or the configured provisioned units."""
+    if plan.mode == "provisioned":
+        return {"ProvisionedThroughput": throughput(plan.units)}
     return {"BillingMode": "PAY_PER_REQUEST"}
 
 
-def _index(attribute: str) -> dict[str, Any]:
+def _index(attribute: str, plan: CapacityPlan) -> dict[str, Any]:
     index: dict[str, Any] = {
         "IndexName": attribute,
         "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
         "Projection": {"ProjectionType": "ALL"},
     }
-    throughput = _capacity().get("ProvisionedThroughput")
-    if throughput:
-        index["ProvisionedThroughput"] = throughput
+    units = _capacity(plan).get("ProvisionedThroughput")
+    if units:
+        index["ProvisionedThroughput"] = units
     return index
 
 
+def _table_names(client: Any) -> set[str]:
+    pages = client.get_paginator("list_tables").paginate()
+    return {name for page in pages for name in page["TableNames"]}
+
+
 def create_tables() -> list[str]:
-    """Create the missing tables (idempotent); returns the names created."""
+    """Create the missing tables (idempotent) with the configured capacity, auto-scaling and
+    point-in-time recovery; returns the names created."""
+    plan = capacity_plan()
     client = resource().meta.client
-    existing = set(client.list_tables()["TableNames"])
+    existing = _table_names(client)
     created = []
     for logical, spec in TABLES.items():
         name = table_name(logical)
@@ -83,22 +105,57 @@ def create_tables() -> list[str]:
         extra: dict[str, Any] = {}
         if spec.get("index"):  # one GSI, named after its hash key, projecting every attribute
             attributes.append(spec["index"])
-            extra["GlobalSecondaryIndexes"] = [_index(spec["index"][0])]
+            extra["GlobalSecondaryIndexes"] = [_index(spec["index"][0], plan)]
         client.create_table(
             TableName=name,
             KeySchema=key_schema,
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in attributes],
-            **_capacity(),
+            **_capacity(plan),
             **extra,
         )
-        client.get_waiter("table_exists").wait(TableName=name)
+        wait_active(client, name)
         if spec.get("ttl"):
             client.update_time_to_live(
                 TableName=name,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": spec["ttl"]},
             )
+        for _description, action in table_actions(client, name, plan, new=True):
+            action()
         created.append(name)
     return created
+
+
+@dataclass
+class CapacityChanges:
+    """What ``apply_capacity`` did (or would do): one line per change, per failed table."""
+
+    changes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def apply_capacity(dry_run: bool = False) -> CapacityChanges:
+    """Bring every existing table to the configured billing mode, auto-scaling and PITR.
+
+    Idempotent: only differences are changed. A table that fails is reported and the next one
+    is still done."""
+    plan = capacity_plan()
+    client = resource().meta.client
+    existing = _table_names(client)
+    result = CapacityChanges()
+    for logical in TABLES:
+        name = table_name(logical)
+        if name not in existing:
+            result.missing.append(name)
+            continue
+        try:
+            for description, action in table_actions(client, name, plan):
+                if not dry_run:
+                    action()
+                result.changes.append(f"{name}: {description}")
+        except (ClientError, BotoCoreError) as exc:
+            result.errors.append(f"{name}: {exc}")
+    return result
 
 
 def describe_tables() -> list[dict[str, Any]]:
@@ -123,7 +180,7 @@ def describe_tables() -> list[dict[str, Any]]:
 def drop_tables() -> list[str]:
     """Delete the tables that exist (idempotent); returns the names dropped."""
     client = resource().meta.client
-    existing = set(client.list_tables()["TableNames"])
+    existing = _table_names(client)
     dropped = []
     for logical in TABLES:
         name = table_name(logical)
