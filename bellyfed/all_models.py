@@ -1,6 +1,7 @@
 """Imports every feature's models so ``db.metadata`` is complete (for Alembic and tests)."""
 
 from bellyfed.accounts.models import User, UserPreferences, user_favourite_cuisines
+from bellyfed.data.models import MoveCheckpoint, ViewHistory
 from bellyfed.dishes.models import Dish, DishPrice, DishType, MenuCategory
 from bellyfed.leaderboards.models import LeaderboardEntry
 from bellyfed.photos.models import Photo
@@ -26,6 +27,7 @@ __all__ = [
     "DishVote",
     "LeaderboardEntry",
     "MenuCategory",
+    "MoveCheckpoint",
     "OperatingHours",
     "Photo",
     "Ranking",
@@ -36,6 +38,7 @@ __all__ = [
     "SpecialClosure",
     "User",
     "UserPreferences",
+    "ViewHistory",
     "restaurant_cuisines",
     "user_favourite_cuisines",
 ]

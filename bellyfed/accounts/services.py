@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
@@ -14,11 +16,14 @@ from werkzeug.datastructures import FileStorage
 from bellyfed.accounts.models import User, UserPreferences
 from bellyfed.accounts.passwords import hash_password, needs_rehash, verify_password
 from bellyfed.core.vocab import DIETARY_TAGS
+from bellyfed.data import preferences_store
 from bellyfed.extensions import db
 from bellyfed.photos.models import Photo
 from bellyfed.photos.services import delete_photo, is_empty_upload, save_upload
 from bellyfed.restaurants.models import Cuisine
 from bellyfed.search.versions import mark_changed
+
+log = logging.getLogger(__name__)
 
 # The database's unique constraints, and what to tell someone who lost the race for them.
 CONFLICT_MESSAGES = {
@@ -117,6 +122,44 @@ def _replace_avatar(user: User, photo_id: int | None) -> None:
         delete_photo(old)
 
 
+@dataclass(frozen=True)
+class Preferences:
+    """A diner's preferences, from whichever store ``PREFERENCES_STORE`` reads."""
+
+    price_min: int | None
+    price_max: int | None
+    dietary_needs: list[str]
+    favourite_cuisines: list[Cuisine]
+
+
+def load_preferences(user: User) -> Preferences | None:
+    """``user``'s preferences (None: never saved). ``dual`` reads DynamoDB and falls back to
+    PostgreSQL for diners not copied yet (or while DynamoDB is down); ``dynamodb`` reads only it."""
+    mode = preferences_store.mode()
+    if mode == "postgresql":
+        return _from_postgresql(user)
+    try:
+        stored = preferences_store.get(user.id)
+    except preferences_store.UNAVAILABLE:
+        log.warning("preferences unavailable in DynamoDB (%s mode)", mode, exc_info=True)
+        return _from_postgresql(user) if mode == "dual" else None
+    if stored is None:
+        return _from_postgresql(user) if mode == "dual" else None
+    favourites = []
+    if stored.cuisine_ids:  # cuisines stay in PostgreSQL: names and slugs by primary key
+        query = select(Cuisine).where(Cuisine.id.in_(stored.cuisine_ids)).order_by(Cuisine.name)
+        favourites = list(db.session.scalars(query))
+    return Preferences(stored.price_min, stored.price_max, list(stored.dietary_needs), favourites)
+
+
+def _from_postgresql(user: User) -> Preferences | None:
+    row = user.preferences
+    if row is None:
+        return None
+    return Preferences(row.price_min, row.price_max, list(row.dietary_needs),
+                       list(row.favourite_cuisines))  # fmt: skip
+
+
 def update_preferences(
     user: User,
     *,
@@ -124,15 +167,32 @@ def update_preferences(
     dietary_needs: Iterable[str],
     price_min: int | None,
     price_max: int | None,
-) -> UserPreferences:
-    """Replace ``user``'s preferences (created on first save)."""
+) -> Preferences:
+    """Replace ``user``'s preferences in the configured store(s); PreferencesUnavailable (a 503)
+    if DynamoDB must be written and can't be, in which case nothing changed."""
+    mode = preferences_store.mode()
+    cuisines = select(Cuisine).where(Cuisine.id.in_(set(cuisine_ids))).order_by(Cuisine.name)
+    favourites = list(db.session.scalars(cuisines))
+    chosen = set(dietary_needs)
+    needs = [tag for tag in DIETARY_TAGS if tag in chosen]
+    stored = preferences_store.StoredPreferences(
+        user.id, price_min, price_max, tuple(needs), tuple(sorted(c.id for c in favourites)),
+        datetime.now(UTC),
+    )  # fmt: skip
+    if mode == "dynamodb":
+        preferences_store.put(stored)
+        return Preferences(price_min, price_max, needs, favourites)
+    if mode == "dual":
+        # Delete now, write after the commit: whatever fails in between, the item is either
+        # absent (reads fall back to PostgreSQL) or new; never an old copy served as current.
+        preferences_store.forget(user.id)
+        preferences_store.put_after_commit(db.session(), stored)
     preferences = user.preferences
     if preferences is None:
         preferences = user.preferences = UserPreferences()
-    cuisines = select(Cuisine).where(Cuisine.id.in_(set(cuisine_ids))).order_by(Cuisine.name)
-    preferences.favourite_cuisines = list(db.session.scalars(cuisines))
-    chosen = set(dietary_needs)
-    preferences.dietary_needs = [tag for tag in DIETARY_TAGS if tag in chosen]
+    preferences.favourite_cuisines = favourites
+    preferences.dietary_needs = needs
     preferences.price_min = price_min
     preferences.price_max = price_max
-    return preferences
+    preferences.updated_at = stored.updated_at  # the same instant DynamoDB gets
+    return Preferences(price_min, price_max, needs, favourites)

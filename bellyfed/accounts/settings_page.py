@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from bellyfed.accounts import tokens as api_tokens
 from bellyfed.accounts.forms import PreferencesForm, ProfileForm
 from bellyfed.accounts.models import User
-from bellyfed.accounts.services import update_preferences, update_profile
+from bellyfed.accounts.services import load_preferences, update_preferences, update_profile
 from bellyfed.accounts.sessions import UNAVAILABLE, ServerSession, active_sessions
 from bellyfed.extensions import db
 from bellyfed.photos.services import PhotoRejected, PhotoStorageUnavailable
@@ -32,7 +32,7 @@ def _profile_form(user: User, *, posted: bool) -> ProfileForm:
 
 
 def _preferences_form(user: User, *, posted: bool) -> PreferencesForm:
-    stored = user.preferences
+    stored = load_preferences(user)
     data = {
         "favourite_cuisines": [c.id for c in stored.favourite_cuisines] if stored else [],
         "dietary_needs": list(stored.dietary_needs) if stored else [],

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
+from bellyfed.accounts.services import load_preferences
 from bellyfed.analytics.events import record
 from bellyfed.core.htmx import render_page_or_fragment
 from bellyfed.core.vocab import CONTACT_LINKS, WEEKDAYS
@@ -44,7 +45,7 @@ def index() -> ResponseReturnValue:
     user = current_user if current_user.is_authenticated else None
     if not asked and user is not None and user.home_city is not None:
         city_slug = user.home_city.slug
-    prefs = user.preferences if user is not None else None
+    prefs = load_preferences(user) if user is not None else None
     base = SearchParams(city=city_slug, sort="best")
     if prefs is not None:  # preferences narrow and order what home shows first
         levels = range(prefs.price_min or 1, (prefs.price_max or 4) + 1)

@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
+from bellyfed.accounts.services import load_preferences
 from bellyfed.analytics.events import record
 from bellyfed.core.htmx import is_htmx, render_page_or_fragment
 from bellyfed.core.vocab import DIETARY_TAGS
@@ -34,7 +35,7 @@ def _personalize(params: SearchParams) -> tuple[SearchParams, str | None]:
     """A signed-in diner's home city, dietary needs and price range fill unset filters."""
     if not current_user.is_authenticated or params.explicit_filters:
         return params, None
-    prefs = current_user.preferences
+    prefs = load_preferences(current_user)
     city = current_user.home_city.slug if current_user.home_city else None
     prices = (
         tuple(range(prefs.price_min or 1, (prefs.price_max or 4) + 1))
