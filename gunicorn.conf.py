@@ -17,3 +17,26 @@ graceful_timeout = 20
 keepalive = 2
 accesslog = "-" if os.environ.get("WEB_ACCESS_LOG", "1") == "1" else None
 errorlog = "-"
+
+# Prometheus: the worker processes share their metrics through files in this directory
+# (prometheus_client's multiprocess mode), so any worker's /metrics shows the whole server. Set
+# here, before any worker imports prometheus_client; one directory per gunicorn, emptied at start.
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.abspath(os.path.join(".local", "prometheus"))
+)
+
+
+def on_starting(server):
+    """Start from empty: files left by a previous run would be added to this one's totals."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.remove(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    """Drop a finished worker's live gauges (pool use); its counters keep counting in the sum."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

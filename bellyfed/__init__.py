@@ -44,13 +44,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     """Bind the extension objects and the Celery app to this Flask app."""
     import bellyfed.all_models  # noqa: F401  (the metadata must be complete before migrations run)
-    from bellyfed import accounts, flags
+    from bellyfed import accounts, flags, ops
     from bellyfed.analytics import events
     from bellyfed.core import formatting, web
     from bellyfed.extensions import db, migrate
     from bellyfed.queue import celery_init_app
 
     db.init_app(app)
+    ops.init_app(app)  # first: its request timer must run before every other feature's hooks
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     accounts.init_app(app)
     if app.config.get("SESSION_BACKEND", "dynamodb") == "dynamodb":

@@ -25,6 +25,7 @@ from flask import Response, current_app, make_response, request
 
 from bellyfed.dynamo import api_cache
 from bellyfed.dynamo.search_cache import SLOT_SECONDS, open_now_slot
+from bellyfed.ops.metrics import count_cache_lookup
 from bellyfed.redis_client import get_redis
 from bellyfed.search.versions import read_version
 
@@ -74,6 +75,7 @@ def cached(*, clock: bool = False) -> Callable[[Callable[..., Any]], Callable[..
                 except CACHE_ERRORS as exc:
                     log.warning("API cache unavailable, answering uncached: %s", exc)
                     version = None
+                count_cache_lookup("api", "error" if version is None else "hit" if hit else "miss")
             if hit is not None:
                 response = current_app.response_class(hit.body, mimetype="application/json")
                 response.set_etag(hit.etag)

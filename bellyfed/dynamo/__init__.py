@@ -28,6 +28,9 @@ def resource() -> Any:
             endpoint_url=current_app.config["AWS_ENDPOINT_URL_DYNAMODB"],
             config=CLIENT_CONFIG,
         )
+        from bellyfed.ops.metrics import instrument_dynamodb  # calls, errors, consumed capacity
+
+        instrument_dynamodb(cached.meta.client)
         current_app.extensions["dynamodb"] = cached
     return cached
 

@@ -39,6 +39,7 @@ from sqlalchemy.orm import selectinload
 from bellyfed.dishes.models import Dish, DishType
 from bellyfed.dynamo import search_cache
 from bellyfed.extensions import db
+from bellyfed.ops.metrics import count_cache_lookup
 from bellyfed.redis_client import get_redis
 from bellyfed.restaurants.models import (
     City,
@@ -257,8 +258,10 @@ def cached_search(
         cached = search_cache.get(key, version, now)
     except CACHE_ERRORS as exc:
         log.warning("search cache unavailable, searching uncached: %s", exc)
+        count_cache_lookup("search", "error")
         return search(params, page_size)
     page = _load_cached(cached) if cached is not None else None
+    count_cache_lookup("search", "miss" if page is None else "hit")
     if page is None:
         page = search(params, page_size)
         try:

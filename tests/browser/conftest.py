@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
 from bellyfed.demo.world import DemoSize
+from bellyfed.dynamo.tables import create_tables
 from tests.conftest import free_port, seeded_app
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -37,6 +38,8 @@ def live_server(aws_endpoint: str) -> Iterator[LiveServer]:
         app,
         url,
     ):
+        with app.app_context():  # the sessions table, when these tests run on their own
+            create_tables()
         server = make_server("127.0.0.1", free_port(), app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
