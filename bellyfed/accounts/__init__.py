@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from bellyfed.core.htmx import is_htmx
 from bellyfed.core.urls import browser_page, safe_next
+from bellyfed.data import preferences_store
 from bellyfed.extensions import db, login_manager
 
 if TYPE_CHECKING:
@@ -19,7 +20,9 @@ bp = Blueprint("accounts", __name__, cli_group="users")
 
 
 def init_app(app: Flask) -> None:
-    """Wire Flask-Login to the users table and to our log-in page."""
+    """Wire Flask-Login to the users table and to our log-in page; refuse a misspelt
+    ``PREFERENCES_STORE`` now (a ConfigError) rather than on every signed-in page."""
+    preferences_store.check_setting(app.config)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Please log in to see that page."

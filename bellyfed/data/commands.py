@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bellyfed.data import checkpoints
-from bellyfed.data.dynamo_io import UnprocessedItemsError
+from bellyfed.data.dynamo_io import ThrottledError
 from bellyfed.data.framework import Mover, MoveReport, Validation, run_move, validate
 from bellyfed.data.preferences import MoveRefused
 from bellyfed.data.preferences_store import BadPreferencesStore
@@ -30,7 +30,7 @@ def _clear_errors(doing: str) -> Iterator[None]:
         yield
     except UnknownMove as exc:
         raise click.UsageError(str(exc)) from exc
-    except (MoveRefused, checkpoints.MoveLocked, UnprocessedItemsError) as exc:
+    except (MoveRefused, checkpoints.MoveLocked, ThrottledError) as exc:
         raise click.ClickException(f"{doing}: {exc}") from exc
     except ClientError as exc:
         error = exc.response.get("Error", {})
@@ -92,6 +92,12 @@ def assess_command(kind: str) -> None:
     help="Records per batch (and per checkpoint).",
 )
 @click.option("--no-validate", is_flag=True, help="Skip the comparison after the move.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run although the service switch advises against it (preferences from PostgreSQL "
+    "while PREFERENCES_STORE=postgresql; items newer in DynamoDB are still kept).",
+)
 def migrate_command(
     kind: str,
     source: str,
@@ -100,9 +106,11 @@ def migrate_command(
     resume: bool,
     batch_size: int,
     no_validate: bool,
+    force: bool,
 ) -> None:
     """Move KIND from one store to the other, in batches, with checkpoints; then validate."""
     mover = _mover(kind, source, target)
+    mover.force = force
     click.echo(
         f"Moving {kind}: {source} → {target} (batches of {batch_size})"
         + (", DRY RUN: nothing will be written" if dry_run else "")
@@ -202,6 +210,18 @@ def _validate_and_print(mover: Mover) -> None:
         f"Validation of {mover.name}: source {result.source_count}, target "
         f"{result.target_count}, matching {result.matching}."
     )
+    _list(
+        "left out or changed by the move on purpose (expected, not a failure)",
+        result.expected,
+        result.expected_count,
+        lambda e: f"{e[0]}: {e[1]}",
+    )
+    _list(
+        "unreadable (never moved; fix or delete them where they are)",
+        result.unreadable,
+        result.unreadable_count,
+        lambda u: f"{u[1]} in {u[0]}: {u[2]}",
+    )
     _list("missing in the target", result.missing, result.missing_count, str)
     _list("only in the target", result.extra, result.extra_count, str)
     _list(
@@ -212,7 +232,10 @@ def _validate_and_print(mover: Mover) -> None:
     )
     if not result.ok:
         raise click.ClickException(f"Validation FAILED for {mover.name}: {_problems(result)}.")
-    click.echo("Validation OK: every record matches.")
+    if result.expected_count:
+        click.echo(f"Validation OK: every record matches, {result.expected_count} as expected.")
+    else:
+        click.echo("Validation OK: every record matches.")
 
 
 def _list(what: str, keys: list, count: int, show: Callable) -> None:
@@ -227,6 +250,7 @@ def _list(what: str, keys: list, count: int, show: Callable) -> None:
 
 def _problems(result: Validation) -> str:
     parts = [
+        (result.unreadable_count, "unreadable"),
         (result.missing_count, "missing"),
         (result.extra_count, "only in the target"),
         (result.different_count, "different"),

@@ -1,5 +1,5 @@
-"""DynamoDB reads and writes for the moves: paged scans that can resume, and BatchWriteItem with
-its ``UnprocessedItems`` retried under exponential backoff."""
+"""DynamoDB reads and writes for the moves: paged scans that can resume, and conditional writes
+resent under exponential backoff while DynamoDB throttles."""
 
 from __future__ import annotations
 
@@ -9,16 +9,22 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from bellyfed.dynamo import resource, table, table_name
+from botocore.exceptions import ClientError
 
-BATCH_WRITE_LIMIT = 25  # items per BatchWriteItem request (a DynamoDB limit)
-MAX_ATTEMPTS = 8  # per chunk: the first try plus up to 7 retries of what came back unprocessed
+from bellyfed.dynamo import table
+
+MAX_ATTEMPTS = 8  # per write: the first try plus up to 7 retries while throttled
 BASE_DELAY = 0.05  # seconds; doubled per retry
 MAX_DELAY = 5.0
 
 
-class UnprocessedItemsError(RuntimeError):
-    """DynamoDB kept handing items back (throttled) after every retry."""
+THROTTLED = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
+class ThrottledError(RuntimeError):
+    """DynamoDB kept throttling a write after every retry."""
 
 
 def plain(value: Any) -> Any:
@@ -58,37 +64,36 @@ def scan_all(logical: str, page_size: int = 1000, **kwargs: Any) -> Iterator[dic
             return
 
 
-def batch_write(
-    logical: str,
-    requests: list[dict[str, Any]],
+def write_if(
+    call: Callable[..., Any],
     *,
-    write: Callable[..., dict[str, Any]] | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> int:
-    """Send Put/Delete requests in chunks of 25, resending ``UnprocessedItems`` with backoff.
+    **request: Any,
+) -> tuple[bool, int]:
+    """Send one conditional write (``put_item`` / ``delete_item`` with a ``ConditionExpression``),
+    resending it with backoff while DynamoDB throttles.
 
-    ``write`` is the BatchWriteItem call (the resource's by default; a test passes a double,
-    since moto never throttles). Returns the number of retries it took; raises
-    UnprocessedItemsError if a chunk still has unprocessed items after MAX_ATTEMPTS.
+    Returns (applied, retries): applied is False when the condition failed. Raises
+    ThrottledError when still throttled after MAX_ATTEMPTS (botocore's own few retries happen
+    inside each attempt); any other refusal propagates.
     """
-    write = write or resource().batch_write_item
-    name = table_name(logical)
-    retries = 0
-    for start in range(0, len(requests), BATCH_WRITE_LIMIT):
-        pending: dict[str, Any] = {name: requests[start : start + BATCH_WRITE_LIMIT]}
-        for attempt in range(MAX_ATTEMPTS):
-            pending = write(RequestItems=pending).get("UnprocessedItems") or {}
-            if not pending:
-                break
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            call(**request)
+            return True, attempt
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ConditionalCheckFailedException":
+                return False, attempt
+            if code not in THROTTLED:
+                raise
             if attempt == MAX_ATTEMPTS - 1:
-                left = sum(len(v) for v in pending.values())
-                raise UnprocessedItemsError(
-                    f"DynamoDB left {left} item(s) unprocessed after {MAX_ATTEMPTS} attempts "
-                    f"(throttled: raise the table's write capacity or lower --batch-size)"
-                )
-            retries += 1
+                raise ThrottledError(
+                    f"DynamoDB kept throttling writes after {MAX_ATTEMPTS} attempts "
+                    "(raise the table's write capacity, then rerun with --resume)"
+                ) from exc
             sleep(backoff(attempt))
-    return retries
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def backoff(attempt: int) -> float:

@@ -42,6 +42,20 @@ class Rejected(Exception):
         self.key, self.reason = key, reason
 
 
+@dataclass(frozen=True)
+class Expected:
+    """A source item the move leaves out on purpose (``record`` None: e.g. its user is gone) or
+    loads changed (``record``: what the target should hold, e.g. without deleted cuisines).
+    Validation lists it and does not count it as a failure."""
+
+    key: str
+    reason: str
+    record: Record | None = None
+
+
+Compared = Record | Expected | Rejected  # what source_records yields (Rejected: unreadable)
+
+
 @dataclass
 class Batch:
     """What one extract returned: raw items, where the next batch starts (None: that was the
@@ -58,6 +72,7 @@ class Mover(ABC):
     kind: str
     source: str
     target: str
+    force: bool = False  # set by ``--force``: run where notes() would otherwise refuse
 
     @property
     def name(self) -> str:
@@ -89,12 +104,13 @@ class Mover(ABC):
         """Write the records to the target (PostgreSQL: without committing); those refused."""
 
     @abstractmethod
-    def source_records(self) -> Iterator[Record]:
-        """Every record the source holds that a move would copy (for validation)."""
+    def source_records(self) -> Iterator[Compared]:
+        """Every source item as the move would load it (for validation): a Record, Expected
+        where the move leaves it out or changes it on purpose, Rejected if it is unreadable."""
 
     @abstractmethod
-    def target_records(self) -> Iterator[Record]:
-        """Every record in the target (for validation)."""
+    def target_records(self) -> Iterator[Record | Rejected]:
+        """Every item in the target (for validation); Rejected if it is unreadable."""
 
 
 @dataclass
@@ -228,27 +244,51 @@ class Validation:
     missing: list[str] = field(default_factory=list)  # in the source, not in the target
     extra: list[str] = field(default_factory=list)  # in the target, not in the source
     different: list[tuple[str, str, str]] = field(default_factory=list)  # key, checksums
+    unreadable: list[tuple[str, str, str]] = field(default_factory=list)  # side, key, reason
+    expected: list[tuple[str, str]] = field(default_factory=list)  # key, reason: not a failure
     missing_count: int = 0
     extra_count: int = 0
     different_count: int = 0
+    unreadable_count: int = 0
+    expected_count: int = 0
 
     @property
     def ok(self) -> bool:
-        return not (self.missing_count or self.extra_count or self.different_count)
+        return not (
+            self.missing_count or self.extra_count or self.different_count or self.unreadable_count
+        )
+
+    def unreadable_item(self, side: str, rejected: Rejected) -> None:
+        self.unreadable_count += 1
+        _keep(self.unreadable, (side, rejected.key, rejected.reason))
 
 
 def validate(mover: Mover) -> Validation:
     """Counts and per-record SHA-256 of both sides; every mismatch counted, the first listed.
 
+    Source items the move leaves out or changes on purpose are listed as expected; unreadable
+    items on either side are failures (they never moved, or cannot be checked).
     Holds one digest per source record in memory (about 100 bytes each: ~100 MB per million).
     """
     result = Validation(mover.name)
     expected: dict[str, bytes] = {}
-    for record in mover.source_records():
-        expected[record.key] = record.digest
-    result.source_count = len(expected)
+    for item in mover.source_records():
+        result.source_count += 1
+        if isinstance(item, Rejected):
+            result.unreadable_item(mover.source, item)
+            continue
+        if isinstance(item, Expected):
+            result.expected_count += 1
+            _keep(result.expected, (item.key, item.reason))
+            if item.record is None:
+                continue
+            item = item.record
+        expected[item.key] = item.digest
     for record in mover.target_records():
         result.target_count += 1
+        if isinstance(record, Rejected):
+            result.unreadable_item(mover.target, record)
+            continue
         digest = expected.pop(record.key, None)
         if digest is None:
             result.extra_count += 1

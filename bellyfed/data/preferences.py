@@ -1,28 +1,28 @@
 """Diner preferences between PostgreSQL (``user_preferences`` + ``user_favourite_cuisines``) and
-DynamoDB (the ``preferences`` table, ``preferences_store.py``), in both directions."""
+DynamoDB (the ``preferences`` table, ``preferences_store.py``): the move there, what both
+directions share, and the assessment. The way back is ``preferences_back.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from bellyfed.accounts.models import User, UserPreferences, user_favourite_cuisines
 from bellyfed.data import preferences_store as store
-from bellyfed.data.dynamo_io import batch_write, scan_all, scan_page
-from bellyfed.data.framework import Batch, Mover, Record, Rejected
-from bellyfed.dynamo import resource, table_name
+from bellyfed.data.dynamo_io import scan_all, write_if
+from bellyfed.data.framework import Batch, Compared, Mover, Record, Rejected
+from bellyfed.dynamo import resource, table, table_name
 from bellyfed.extensions import db
-from bellyfed.restaurants.models import Cuisine
 
 PREFS = UserPreferences.__table__
 FAVOURITES = user_favourite_cuisines
 ONLY_PREFS = {"FilterExpression": "sk = :prefs", "ExpressionAttributeValues": {":prefs": "PREFS"}}
 RECHECKS = 3  # rounds of "re-copy rows saved while the batch was in flight"
+SKIPPED_AS_NEWER = "skipped as newer: DynamoDB's item was saved after this row; kept"
 
 
 class MoveRefused(RuntimeError):
@@ -72,14 +72,16 @@ def from_item(item: dict[str, Any]) -> store.StoredPreferences:
 
 
 class PreferencesToDynamo(Mover):
-    """PostgreSQL → DynamoDB, in user id order (keyset pages), BatchWriteItem puts."""
+    """PostgreSQL → DynamoDB, in user id order (keyset pages), one conditional PutItem per row:
+    an item newer than the row (saved in DynamoDB meanwhile) is never replaced."""
 
     kind, source, target = "preferences", "postgresql", "dynamodb"
 
-    def __init__(self, write: Any = None, sleep: Any = None) -> None:
-        self.write = write  # BatchWriteItem override (tests simulate throttling with it)
+    def __init__(self, put: Any = None, sleep: Any = None) -> None:
+        self.put = put  # PutItem override (tests simulate throttling and races with it)
         self.sleep = sleep
         self.retries = 0
+        self.kept_newer = 0  # items skipped because DynamoDB's was newer than the row
 
     def notes(self) -> list[str]:
         mode = store.mode()
@@ -88,10 +90,17 @@ class PreferencesToDynamo(Mover):
                 "PREFERENCES_STORE=dynamodb: DynamoDB is authoritative and newer; "
                 "copying PostgreSQL over it would undo saves. Switch to dual first."
             )
+        if mode == "postgresql" and not self.force:
+            raise MoveRefused(
+                "PREFERENCES_STORE=postgresql here, so the app presumably saves to PostgreSQL "
+                "only: saves made during and after the move would not reach DynamoDB (no dual "
+                "writes) and its copies would go stale. Set PREFERENCES_STORE as the app has it "
+                "(dual for the move, docs/data-migration.md), or pass --force to copy anyway."
+            )
         if mode == "postgresql":
             return [
-                "PREFERENCES_STORE=postgresql: saves after this run won't reach DynamoDB "
-                "(set it to dual before the move, see docs/data-migration.md)."
+                "PREFERENCES_STORE=postgresql (--force): saves after this run won't reach "
+                "DynamoDB; items newer than PostgreSQL's rows are kept, not replaced."
             ]
         return []
 
@@ -109,129 +118,82 @@ class PreferencesToDynamo(Mover):
 
     def load(self, records: list[Record]) -> list[Rejected]:
         by_user = {r.fields["user_id"]: r for r in records}
-        self._put(list(by_user.values()))
-        # A diner who saved while this batch was in flight may have had their new item
-        # overwritten by our older copy: re-copy whatever PostgreSQL now holds for them.
+        newer = self._put(by_user.values())
+        # A diner who saved while this batch was in flight (dual mode: the save deletes the
+        # item, commits, then writes it) may now have our older copy in DynamoDB, if the save's
+        # own write failed: re-copy whatever PostgreSQL now holds for them.
         for _ in range(RECHECKS):  # READ COMMITTED: each query sees the latest commits
             now = {p.user_id: record(p) for p in postgres_rows(PREFS.c.user_id.in_(by_user))}
             changed = [r for uid, r in now.items() if r.digest != by_user[uid].digest]
-            gone = [uid for uid in by_user if uid not in now]
+            gone = [by_user[uid] for uid in by_user if uid not in now]
             if not changed and not gone:
                 break
-            self._put(changed, deletes=gone)
+            touched = {r.key for r in changed} | {r.key for r in gone}
+            newer = (newer - touched) | self._put(changed) | self._delete(gone)
             by_user = now
-        return []
+        self.kept_newer += len(newer)
+        return [Rejected(key, SKIPPED_AS_NEWER) for key in sorted(newer)]
 
-    def _put(self, records: Sequence[Record], deletes: Sequence[int] = ()) -> None:
-        requests = [{"PutRequest": {"Item": _item(r)}} for r in records]
-        requests += [{"DeleteRequest": {"Key": store.key(uid)}} for uid in deletes]
+    def _put(self, records: Iterable[Record]) -> set[str]:
+        """PutItem each record unless DynamoDB holds a newer item (ISO UTC strings of one
+        fixed width compare as text); the keys skipped as newer."""
+        skipped = set()
+        for r in records:
+            item = _item(r)
+            if not self._write(
+                self.put or table(store.TABLE).put_item,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR updated_at <= :u",
+                ExpressionAttributeValues={":u": item["updated_at"]},
+            ):
+                skipped.add(r.key)
+        return skipped
+
+    def _delete(self, records: Iterable[Record]) -> set[str]:
+        """Delete the items of rows deleted meanwhile unless saved in DynamoDB since; the keys
+        skipped as newer."""
+        skipped = set()
+        for r in records:
+            if not self._write(
+                table(store.TABLE).delete_item,
+                Key=store.key(r.fields["user_id"]),
+                ConditionExpression="attribute_not_exists(pk) OR updated_at <= :u",
+                ExpressionAttributeValues={":u": r.fields["updated_at"]},
+            ):
+                skipped.add(r.key)
+        return skipped
+
+    def _write(self, call: Any, **request: Any) -> bool:
         extra = {"sleep": self.sleep} if self.sleep else {}
-        self.retries += batch_write(store.TABLE, requests, write=self.write, **extra)
-
-    def summary(self) -> list[str]:
-        if not self.retries:
-            return []
-        return [f"DynamoDB handed items back {self.retries} time(s); all were resent."]
-
-    def source_records(self) -> Iterator[Record]:
-        yield from _postgres_records()
-
-    def target_records(self) -> Iterator[Record]:
-        yield from _dynamo_records()
-
-
-class PreferencesToPostgres(Mover):
-    """DynamoDB → PostgreSQL (the way back): upserts that never replace a newer row."""
-
-    kind, source, target = "preferences", "dynamodb", "postgresql"
-
-    def __init__(self) -> None:
-        self.kept_newer = 0
-        self.dropped_cuisines = 0
-
-    def notes(self) -> list[str]:
-        if store.mode() == "dynamodb":
-            return [
-                "PREFERENCES_STORE=dynamodb: saves after this run reach only DynamoDB; "
-                "set it to dual before rolling back (docs/data-migration.md)."
-            ]
-        return []
-
-    def estimate(self) -> int:
-        client = resource().meta.client
-        info = client.describe_table(TableName=table_name(store.TABLE))["Table"]
-        return int(info.get("ItemCount", 0))
-
-    def extract(self, position: Any, size: int) -> Batch:
-        items, following, examined = scan_page(store.TABLE, position, size, **ONLY_PREFS)
-        return Batch(items, following, examined)
-
-    def transform(self, raw: Any) -> Record:
-        return record(from_item(raw))
-
-    def load(self, records: list[Record]) -> list[Rejected]:
-        ids = [r.fields["user_id"] for r in records]
-        users = set(db.session.scalars(select(User.id).where(User.id.in_(ids)))) if ids else set()
-        refused = [Rejected(r.key, "the user no longer exists") for r in records
-                   if r.fields["user_id"] not in users]  # fmt: skip
-        rows = [from_item(r.fields) for r in records if r.fields["user_id"] in users]
-        if rows:
-            written = _upsert(rows)
-            self.kept_newer += len(rows) - len(written)
-            self.dropped_cuisines += _replace_favourites([p for p in rows if p.user_id in written])
-        return refused
+        applied, retries = write_if(call, **request, **extra)
+        self.retries += retries
+        return applied
 
     def summary(self) -> list[str]:
         notes = []
         if self.kept_newer:
-            notes.append(f"{self.kept_newer} PostgreSQL row(s) were newer and kept.")
-        if self.dropped_cuisines:
-            notes.append(f"{self.dropped_cuisines} favourite cuisine(s) no longer exist; left out.")
+            notes.append(
+                f"{self.kept_newer} item(s) skipped as newer (listed as rejected): DynamoDB "
+                "holds saves PostgreSQL lacks (a process with PREFERENCES_STORE=dynamodb?); "
+                "validation shows them as different."
+            )
+        if self.retries:
+            notes.append(f"DynamoDB throttled writes {self.retries} time(s); all were resent.")
         return notes
 
-    def source_records(self) -> Iterator[Record]:
-        yield from _dynamo_records()
+    def source_records(self) -> Iterator[Compared]:
+        yield from postgres_records()
 
-    def target_records(self) -> Iterator[Record]:
-        yield from _postgres_records()
-
-
-def _upsert(rows: list[store.StoredPreferences]) -> set[int]:
-    """Insert or update the preferences rows; the user ids actually written."""
-    columns = ("price_min", "price_max", "dietary_needs", "updated_at")
-    statement = pg_insert(PREFS).values(
-        [{"user_id": p.user_id, **{c: getattr(p, c) for c in columns}} for p in rows]
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["user_id"],
-        set_={c: statement.excluded[c] for c in columns},
-        # Saved in PostgreSQL after DynamoDB's copy was taken (dual mode): keep the newer row.
-        where=PREFS.c.updated_at <= statement.excluded.updated_at,
-    )
-    return set(db.session.scalars(statement.returning(PREFS.c.user_id)))
-
-
-def _replace_favourites(rows: list[store.StoredPreferences]) -> int:
-    """Set these diners' favourite cuisines; how many named cuisines no longer exist."""
-    if not rows:
-        return 0
-    wanted = {c for p in rows for c in p.cuisine_ids}
-    known = set(db.session.scalars(select(Cuisine.id).where(Cuisine.id.in_(wanted))))
-    db.session.execute(
-        delete(FAVOURITES).where(FAVOURITES.c.user_id.in_([p.user_id for p in rows]))
-    )
-    links = [{"user_id": p.user_id, "cuisine_id": c} for p in rows for c in p.cuisine_ids
-             if c in known]  # fmt: skip
-    if links:
-        db.session.execute(insert(FAVOURITES), links)
-    return len(wanted - known)
+    def target_records(self) -> Iterator[Record | Rejected]:
+        yield from dynamo_records()
 
 
 def _item(r: Record) -> dict[str, Any]:
     return store.StoredPreferences.from_item(r.fields).item()
 
 
-def _postgres_records(page: int = 2000) -> Iterator[Record]:
+def postgres_records(page: int = 2000) -> Iterator[Record]:
+    """Every preferences row as a record, in user id order."""
     after = None
     while True:
         rows = postgres_rows(*([PREFS.c.user_id > after] if after else []), limit=page)
@@ -241,12 +203,19 @@ def _postgres_records(page: int = 2000) -> Iterator[Record]:
         after = rows[-1].user_id
 
 
-def _dynamo_records() -> Iterator[Record]:
+def dynamo_items() -> Iterator[store.StoredPreferences | Rejected]:
+    """Every preferences item; Rejected for one that is malformed (validation lists it)."""
     for item in scan_all(store.TABLE, **ONLY_PREFS):
         try:
-            yield record(from_item(item))
-        except Rejected:
-            continue  # never loadable; assess and migrate list them
+            yield from_item(item)
+        except Rejected as rejected:
+            yield rejected
+
+
+def dynamo_records() -> Iterator[Record | Rejected]:
+    """Every preferences item as a record; Rejected for one that is malformed."""
+    for item in dynamo_items():
+        yield item if isinstance(item, Rejected) else record(item)
 
 
 def assess() -> list[tuple[str, Any]]:
@@ -284,8 +253,8 @@ def assess() -> list[tuple[str, Any]]:
         ("writes", "a settings save: PutItem (1 WCU under 1 KB); dual mode also writes PostgreSQL"),
         (
             "move",
-            "PostgreSQL keyset pages by user_id → BatchWriteItem (25 puts per request), "
-            "then a re-read of the batch to re-copy rows saved meanwhile; "
+            "PostgreSQL keyset pages by user_id → one conditional PutItem per row (never "
+            "over a newer item), then a re-read of the batch to re-copy rows saved meanwhile; "
             "back: Scan pages → upsert that keeps newer PostgreSQL rows",
         ),
     ]

@@ -8,12 +8,14 @@ Attributes: ``user_id`` N · ``price_min``, ``price_max`` N (absent when unset) 
 
 ``PREFERENCES_STORE`` picks where the account services read and write:
 ``postgresql`` (before the move) · ``dual`` (write both, read DynamoDB falling back to
-PostgreSQL) · ``dynamodb`` (after it). See docs/data-migration.md.
+PostgreSQL) · ``dynamodb`` (after it), exactly so spelt (checked at start-up: ``check_setting``).
+See docs/data-migration.md.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import ServiceUnavailable
 
+from bellyfed.config import ConfigError
 from bellyfed.data.dynamo_io import plain
 from bellyfed.dynamo import table
 
@@ -34,7 +37,7 @@ UNAVAILABLE = (BotoCoreError, ClientError)
 PENDING = "preferences_for_dynamodb"  # Session.info: {user_id: StoredPreferences} until commit
 
 
-class BadPreferencesStore(RuntimeError):
+class BadPreferencesStore(ConfigError):
     """``PREFERENCES_STORE`` names no known mode."""
 
 
@@ -88,14 +91,20 @@ def key(user_id: int) -> dict[str, str]:
     return {"pk": f"USER#{user_id}", "sk": "PREFS"}
 
 
-def mode() -> str:
-    """The configured store; a typo fails loudly instead of silently meaning "postgresql"."""
-    value = current_app.config.get("PREFERENCES_STORE", "postgresql")
+def check_setting(config: Mapping[str, Any]) -> str:
+    """The configured store; BadPreferencesStore (a ConfigError) unless it is exactly one of
+    MODES. No case or space folding: what the app runs with must read the same everywhere."""
+    value = config.get("PREFERENCES_STORE", "postgresql")
     if value not in MODES:
         raise BadPreferencesStore(
             f"PREFERENCES_STORE must be one of {', '.join(MODES)}, not {value!r}"
         )
     return value
+
+
+def mode() -> str:
+    """The configured store; a typo fails loudly instead of silently meaning "postgresql"."""
+    return check_setting(current_app.config)
 
 
 def get(user_id: int) -> StoredPreferences | None:
@@ -134,9 +143,28 @@ def _write_pending(session: Session) -> None:
         try:
             put(preferences)
         except PreferencesUnavailable:
-            # The item was deleted before the commit, so reads fall back to PostgreSQL, which
-            # has the new values: late, not wrong.
             log.exception("preferences of user %s not copied to DynamoDB", preferences.user_id)
+            _forget_after_failed_put(preferences.user_id)
+
+
+def _forget_after_failed_put(user_id: int) -> None:
+    """Delete the item again, so reads fall back to PostgreSQL (which has the new values).
+
+    The save deleted it before the commit, but a move may have copied this diner's older row in
+    since (its conditional put lands while the item is absent). A copy put after our commit is
+    replaced by the move itself (it re-reads its rows after writing them); one put before it is
+    removed here. Best effort: if DynamoDB refuses this too, that old copy may be served until
+    the next save or a re-run of the move, and the log says so.
+    """
+    try:
+        forget(user_id)
+    except PreferencesUnavailable:
+        log.exception(
+            "preferences of user %s: DynamoDB may serve an older copy until the next save or "
+            "a re-run of the move (delete item USER#%s to fall back to PostgreSQL now)",
+            user_id,
+            user_id,
+        )
 
 
 @event.listens_for(Session, "after_rollback")

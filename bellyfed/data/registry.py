@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bellyfed.data import preferences, view_history
+from bellyfed.data import preferences, preferences_back, view_history
 from bellyfed.data.framework import Mover
 
 STORES = ("postgresql", "dynamodb")
@@ -13,7 +13,7 @@ STORES = ("postgresql", "dynamodb")
 MOVES: dict[tuple[str, str, str], Callable[[], Mover]] = {
     ("view-history", "dynamodb", "postgresql"): view_history.ViewHistoryToPostgres,
     ("preferences", "postgresql", "dynamodb"): preferences.PreferencesToDynamo,
-    ("preferences", "dynamodb", "postgresql"): preferences.PreferencesToPostgres,
+    ("preferences", "dynamodb", "postgresql"): preferences_back.PreferencesToPostgres,
 }
 
 ASSESSORS: dict[str, Callable[[], list[tuple[str, Any]]]] = {

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from bellyfed.data.dynamo_io import scan_all, scan_page
-from bellyfed.data.framework import Batch, Mover, Record, Rejected
+from bellyfed.data.framework import Batch, Compared, Mover, Record, Rejected
 from bellyfed.data.models import ViewHistory
 from bellyfed.dynamo import resource, table_name
 from bellyfed.extensions import db
@@ -101,12 +101,12 @@ class ViewHistoryToPostgres(Mover):
         )
         return []
 
-    def source_records(self) -> Iterator[Record]:
+    def source_records(self) -> Iterator[Compared]:
         for item in scan_all(TABLE, FilterExpression=_filter(self.before)):
             try:
                 yield parse(item)
-            except Rejected:
-                continue  # never moved, so not expected in the target (assess lists them)
+            except Rejected as unreadable:
+                yield unreadable  # never moved: validation fails until it is fixed or deleted
 
     def target_records(self) -> Iterator[Record]:
         columns = (

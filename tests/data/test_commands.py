@@ -1,9 +1,12 @@
 """flask data assess / migrate / validate: real runs, and clear errors for bad input."""
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import update
 
 from bellyfed.data import checkpoints
+from bellyfed.data import preferences_store as store
 from bellyfed.data.models import ViewHistory
 from bellyfed.dynamo import counters, table
 from bellyfed.extensions import db
@@ -157,10 +160,60 @@ def test_a_refused_move_and_a_bad_switch_are_explained(cli, app, stores, monkeyp
     assert refused.exit_code == 1
     assert "Switch to dual first." in refused.output
 
+    monkeypatch.setitem(app.config, "PREFERENCES_STORE", "postgresql")
+    unsafe = cli("migrate", "preferences", "--from", "postgresql", "--to", "dynamodb")
+    assert unsafe.exit_code == 1
+    assert "saves made during and after the move would not reach DynamoDB" in unsafe.output
+    assert "or pass --force to copy anyway." in unsafe.output
+    assert "Traceback" not in unsafe.output
+
     monkeypatch.setitem(app.config, "PREFERENCES_STORE", "both")
     bad = cli("migrate", "preferences", "--from", "postgresql", "--to", "dynamodb")
     assert bad.exit_code == 1
     assert "PREFERENCES_STORE must be one of postgresql, dual, dynamodb, not 'both'" in bad.output
+
+
+def test_force_copies_in_postgresql_mode_but_keeps_newer_items(cli, app, diners, monkeypatch):
+    monkeypatch.setitem(app.config, "PREFERENCES_STORE", "postgresql")
+    newer = diners[0].user_id
+    store.put(store.StoredPreferences(newer, 4, 4, (), (), datetime(2026, 12, 1, tzinfo=UTC)))
+
+    result = cli("migrate", "preferences", "--from", "postgresql", "--to", "dynamodb", "--force")
+
+    assert result.exit_code == 1, result.output  # the kept item differs: validation says so
+    assert "Note: PREFERENCES_STORE=postgresql (--force)" in result.output
+    assert "Read 5, wrote 4, rejected 1" in result.output
+    assert f"  rejected user:{newer}: skipped as newer: DynamoDB's item" in result.output
+    assert f"1 different:\n    user:{newer} (source sha256" in result.output
+    assert store.get(newer).price_min == 4
+
+
+def test_validate_lists_expected_and_unreadable_items(cli, diners):
+    cli("migrate", "preferences", "--from", "postgresql", "--to", "dynamodb")
+    leaver = diners[1].user
+    db.session.delete(leaver.preferences)
+    db.session.delete(leaver)
+    db.session.commit()
+
+    clean = cli("validate", "preferences", "--from", "dynamodb", "--to", "postgresql")
+
+    assert clean.exit_code == 0, clean.output
+    assert (
+        "  1 left out or changed by the move on purpose (expected, not a failure):\n"
+        f"    user:{leaver.id}: the user no longer exists\n" in clean.output
+    )
+    assert "Validation OK: every record matches, 1 as expected." in clean.output
+
+    table("preferences").put_item(Item={**store.key(888888), "user_id": 888888})
+    broken = cli("validate", "preferences", "--from", "dynamodb", "--to", "postgresql")
+
+    assert broken.exit_code == 1
+    assert (
+        "  1 unreadable (never moved; fix or delete them where they are):\n"
+        "    USER#888888 in dynamodb: malformed preferences item (KeyError('updated_at'))"
+        in broken.output
+    )
+    assert "Validation FAILED for preferences:dynamodb->postgresql: 1 unreadable." in broken.output
 
 
 def test_kinds_lists_every_move(cli):

@@ -1,14 +1,22 @@
 """PREFERENCES_STORE in the account services: postgresql, dual (with fallback), dynamodb."""
 
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
 import pytest
 
+from bellyfed import PROJECT_ROOT
 from bellyfed.accounts.services import load_preferences, update_preferences
+from bellyfed.config import ConfigError
 from bellyfed.data import preferences_store as store
 from bellyfed.data.preferences_store import BadPreferencesStore, PreferencesUnavailable
 from bellyfed.dynamo import table
 from bellyfed.extensions import db
 from tests.accounts.support import save_settings
-from tests.conftest import free_port
+from tests.conftest import free_port, make_test_app
 from tests.factories import CuisineFactory, UserFactory
 from tests.web import log_in, text
 
@@ -163,6 +171,68 @@ def test_a_misspelt_mode_fails_loudly(stores, mode):
     mode("dynamo")
     with pytest.raises(BadPreferencesStore, match="postgresql, dual, dynamodb"):
         load_preferences(UserFactory())
+
+
+@pytest.mark.parametrize("value", ["Dual", " dual", "dynamo"])
+def test_a_misspelt_mode_refuses_to_start(database_url, aws_endpoint, value):
+    """Not a 500 on every signed-in page later: no case or space folding, one clear line."""
+    with pytest.raises(ConfigError) as refused:
+        make_test_app(database_url, aws_endpoint, PREFERENCES_STORE=value)
+    assert str(refused.value) == (
+        f"PREFERENCES_STORE must be one of postgresql, dual, dynamodb, not {value!r}"
+    )
+
+
+def test_the_wsgi_entry_point_names_a_misspelt_mode():
+    env = {**os.environ, "PREFERENCES_STORE": "Dual"}
+    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "bellyfed: PREFERENCES_STORE must be one of postgresql, dual, dynamodb, not 'Dual'"
+    )
+
+
+def test_a_failed_write_after_the_commit_removes_an_older_copy(stores, mode, caplog):
+    """A move copied the diner's older row in between the save's delete and its commit; the
+    save's own write then fails: the item goes again, so reads fall back to PostgreSQL."""
+    mode("dual")
+    user = UserFactory()
+    save(user, low=1, high=1)
+    db.session.commit()
+    older = store.get(user.id)
+    saved = save(user, low=4, high=4)  # deletes the item; writes it after the commit
+    store.put(older)  # the move's copy of the row as it was
+    # DynamoDB refuses the save's write for real: an item over its 400 KB limit.
+    pending = db.session.info[store.PENDING][user.id]
+    store.put_after_commit(db.session(), replace(pending, dietary_needs=("x" * 410_000,)))
+
+    with caplog.at_level(logging.ERROR, logger=store.__name__):
+        db.session.commit()
+
+    assert item(user) is None
+    assert load_preferences(user).price_min == saved.price_min == 4
+    assert f"preferences of user {user.id} not copied to DynamoDB" in caplog.text
+    assert "may serve an older copy" not in caplog.text
+
+
+def test_when_dynamodb_refuses_the_cleanup_too_it_is_logged(stores, mode, dynamodb_down, caplog):
+    mode("dual")
+    user = UserFactory()
+    save(user, low=1, high=1)
+    db.session.commit()
+    older = store.get(user.id)
+    save(user, low=4, high=4)
+    store.put(older)
+    dynamodb_down()
+
+    with caplog.at_level(logging.ERROR, logger=store.__name__):
+        db.session.commit()
+
+    assert (
+        f"preferences of user {user.id}: DynamoDB may serve an older copy until the next save "
+        f"or a re-run of the move (delete item USER#{user.id} to fall back to PostgreSQL now)"
+    ) in caplog.text
 
 
 def test_the_settings_page_saves_through_the_switch(stores, mode, client):

@@ -9,7 +9,7 @@ from bellyfed.data import checkpoints
 from bellyfed.data.framework import run_move, validate
 from bellyfed.data.models import ViewHistory
 from bellyfed.data.view_history import ViewHistoryToPostgres
-from bellyfed.dynamo import counters
+from bellyfed.dynamo import counters, table
 from bellyfed.extensions import db
 
 BEFORE = date(2026, 11, 26)  # the first day still being rolled up
@@ -54,6 +54,14 @@ def test_moves_the_settled_day_buckets_and_validates(buckets):
     assert report.batches >= 4  # 11 items examined, 3 at a time
     assert [r.key for r in report.rejected] == ["view#search-page D#2026-11-01"]
     assert checkpoints.load("view-history:dynamodb->postgresql").finished_at is not None
+    result = validate(ViewHistoryToPostgres(BEFORE))
+    assert not result.ok  # the unreadable bucket never moved: visible, not skipped
+    assert result.unreadable == [
+        ("dynamodb", "view#search-page D#2026-11-01", "not view#<entity type>:<numeric id>")
+    ]
+    assert (result.source_count, result.target_count, result.matching) == (8, 7, 7)
+
+    table("analytics").delete_item(Key={"pk": "view#search-page", "sk": "D#2026-11-01"})
     result = validate(ViewHistoryToPostgres(BEFORE))
     assert result.ok
     assert (result.source_count, result.target_count, result.matching) == (7, 7, 7)
