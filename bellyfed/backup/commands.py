@@ -73,7 +73,7 @@ def verify_command(location: str) -> None:
 @click.option(
     "--table-prefix",
     default=None,
-    help="DynamoDB table prefix to restore into; missing tables are created "
+    help="DynamoDB table prefix to restore into; missing tables are created on-demand "
     "[default: DYNAMODB_TABLE_PREFIX].",
 )
 @click.option(
@@ -90,6 +90,12 @@ def verify_command(location: str) -> None:
     type=click.Choice(tuple(TABLES)),
     help="Restore only this DynamoDB table (repeatable).",
 )
+@click.option(
+    "--allow-existing-items",
+    is_flag=True,
+    help="Continue a DynamoDB import that stopped half-way: the tables may hold items; every "
+    "item is put again, then the checksums are compared.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def restore_command(
     location: str,
@@ -97,17 +103,25 @@ def restore_command(
     table_prefix: str | None,
     only: str,
     tables: tuple[str, ...],
+    allow_existing_items: bool,
     yes: bool,
 ) -> None:
-    """Restore into an empty database and empty (or missing) tables, then compare checksums."""
+    """Restore into an empty database and empty (or missing) tables, then compare checksums.
+    Missing tables are created on-demand; `flask dynamo apply-capacity` sets their capacity."""
     if tables and only == "postgres":
         raise click.UsageError("--table names DynamoDB tables: it cannot go with --only postgres.")
+    if allow_existing_items and only == "postgres":
+        raise click.UsageError(
+            "--allow-existing-items is for DynamoDB tables: it cannot go with --only postgres "
+            "(PostgreSQL is restored only into an empty database)."
+        )
     request = RestoreRequest(
         location=location,
         database_url=database_url or current_app.config["SQLALCHEMY_DATABASE_URI"],
         table_prefix=table_prefix or current_app.config["DYNAMODB_TABLE_PREFIX"],
         only="dynamodb" if tables else only,
         tables=tables,
+        allow_existing_items=allow_existing_items,
     )
 
     def confirm(question: str) -> None:

@@ -19,6 +19,9 @@ from bellyfed.dynamo import table_name
 from bellyfed.dynamo.tables import TABLES
 
 Echo = Callable[[str], None]
+# A backup holds password hashes and live session ids: only its owner may read it.
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 
 def create_backup(to: str, echo: Echo) -> Location:
@@ -45,7 +48,7 @@ def create_backup(to: str, echo: Echo) -> Location:
             revision = postgres.alembic_revision(conn)
             server = postgres.server_version(conn)[1]
         echo(f"  {len(pg_tables)} tables, {sum(t['rows'] for t in pg_tables.values()):,} rows")
-        (staging / "dynamodb").mkdir()
+        (staging / "dynamodb").mkdir(mode=PRIVATE_DIR)
         dynamo_tables: dict[str, dict[str, Any]] = {}
         for logical in TABLES:
             relative = f"dynamodb/{logical}.jsonl"
@@ -83,6 +86,7 @@ def create_backup(to: str, echo: Echo) -> Location:
         )
         if isinstance(destination, Path):
             try:
+                _make_private(staging)
                 staging.rename(destination)
             except OSError as exc:
                 raise BackupError(f"Cannot move the backup into {destination}: {exc}") from exc
@@ -108,15 +112,23 @@ def _staging(base: Location, stamp: str) -> Iterator[Path]:
             yield Path(tmp)
         return
     try:
-        base.mkdir(parents=True, exist_ok=True)
+        base.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         staging = base / f".{stamp}.partial"
-        staging.mkdir()
+        staging.mkdir(mode=PRIVATE_DIR)
     except OSError as exc:
         raise BackupError(f"Cannot write to {base}: {exc}") from exc
     try:
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _make_private(root: Path) -> None:
+    """Owner-only permissions on everything in a backup (pg_dump creates its file under the
+    process's umask; the staging directory, 0o700, kept others out meanwhile)."""
+    for path in root.rglob("*"):
+        path.chmod(PRIVATE_DIR if path.is_dir() else PRIVATE_FILE)
+    root.chmod(PRIVATE_DIR)
 
 
 def _app_version() -> str:

@@ -25,6 +25,7 @@ from flask import current_app
 
 from bellyfed.backup import BackupError
 from bellyfed.dynamo import resource
+from bellyfed.dynamo.scaling import restore_plan
 from bellyfed.dynamo.tables import TABLES, create_tables
 
 BATCH = 25  # BatchWriteItem's limit
@@ -164,13 +165,15 @@ def has_items(name: str) -> bool:
 
 
 def create_missing(prefix: str) -> list[str]:
-    """Create the app's tables under ``prefix`` from the same specs as ``flask dynamo``."""
+    """Create the app's missing tables under ``prefix`` from the same specs as ``flask dynamo``,
+    on-demand whatever the configured capacity: a bulk import into 5 provisioned write units
+    would be throttled until it gives up. ``flask dynamo apply-capacity`` comes afterwards."""
     config = current_app.config
     original = config["DYNAMODB_TABLE_PREFIX"]
     config["DYNAMODB_TABLE_PREFIX"] = prefix  # create_tables names tables from the config
     try:
         with dynamo_errors(f"create the tables with prefix {prefix!r}"):
-            return create_tables()
+            return create_tables(restore_plan())
     except ValueError as exc:  # a capacity setting that cannot be applied (dynamo/scaling.py)
         raise BackupError(f"Cannot create the tables with prefix {prefix!r}: {exc}") from exc
     finally:
@@ -182,7 +185,8 @@ def known(logical: str) -> bool:
 
 
 def import_file(name: str, path: Path) -> int:
-    """Batch-write a file's items into a table, retrying unprocessed ones; how many."""
+    """Batch-write a file's items into a table, retrying unprocessed ones; how many. Each is a
+    whole-item put, so writing a file again (a continued restore) is idempotent."""
     count = 0
     batch: list[Item] = []
     with path.open(encoding="utf-8") as lines:
@@ -204,8 +208,9 @@ def _write(name: str, items: Iterable[Item]) -> int:
             return written
         time.sleep(min(0.05 * 2**attempt, 2))  # throttled: back off, then send the rest again
     raise BackupError(
-        f"DynamoDB kept refusing writes to {name} (throttled): try again later "
-        "or raise the table's write capacity."
+        f"DynamoDB kept refusing writes to {name} (throttled): raise the table's write capacity "
+        "(or switch it to on-demand), then continue with the same restore command plus "
+        "--only dynamodb --allow-existing-items (it writes every item again)."
     )
 
 

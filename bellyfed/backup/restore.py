@@ -1,5 +1,9 @@
 """Restore a backup into an empty database and empty DynamoDB tables, then prove it with the
-manifest's checksums (``flask backup restore``)."""
+manifest's checksums (``flask backup restore``).
+
+A DynamoDB import that stopped half-way (throttled, interrupted) continues with
+``allow_existing_items``: the tables may then hold items, and every item of the backup is put
+again (a whole-item put is idempotent) before the checksums are compared."""
 
 from __future__ import annotations
 
@@ -7,9 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
+
 from bellyfed.backup import BackupError, dynamo, manifest, postgres
 from bellyfed.backup.create import Echo
 from bellyfed.backup.location import local_copy, parse_location
+from bellyfed.dynamo.tables import TABLES
 
 ONLY = ("all", "postgres", "dynamodb")
 
@@ -23,6 +30,7 @@ class RestoreRequest:
     table_prefix: str
     only: str = "all"
     tables: tuple[str, ...] = ()  # logical DynamoDB tables; empty: all in the backup
+    allow_existing_items: bool = False  # continue an import: tables may hold items already
 
 
 def restore_backup(request: RestoreRequest, confirm: Callable[[str], None], echo: Echo) -> None:
@@ -44,19 +52,25 @@ def restore_backup(request: RestoreRequest, confirm: Callable[[str], None], echo
         tables = _check_tables(request, contents) if request.only != "postgres" else {}
         where = [db.label] if pg_restore else []
         where += [f"DynamoDB {', '.join(tables.values())}"] if tables else []
-        confirm(f"Restore the backup of {contents['created_at']} into {' and '.join(where)}?")
+        again = " (putting every item again)" if tables and request.allow_existing_items else ""
+        confirm(
+            f"Restore the backup of {contents['created_at']} into {' and '.join(where)}{again}?"
+        )
         if pg_restore:
             echo(f"PostgreSQL {db.label}: pg_restore ...")
             postgres.restore(db, pg_restore, root / postgres.DUMP_FILE)
+        created: list[str] = []
         if tables:
             created = dynamo.create_missing(request.table_prefix)
             if created:
-                echo(f"Created DynamoDB tables: {', '.join(created)}")
+                echo(f"Created DynamoDB tables on-demand (for the import): {', '.join(created)}")
             for logical, name in tables.items():
                 entry = contents["dynamodb"]["tables"][logical]
                 count = dynamo.import_file(name, root / entry["file"])
                 echo(f"DynamoDB {name}: {count:,} items written")
     mismatches = _compare(db if pg_restore else None, tables, contents, echo)
+    if created:
+        echo(_capacity_hint(request.table_prefix, created))
     if mismatches:
         raise BackupError(
             f"Restored, but {len(mismatches)} table(s) differ from the backup: "
@@ -105,13 +119,30 @@ def _check_tables(request: RestoreRequest, contents: dict[str, Any]) -> dict[str
             f"Cannot create {', '.join(no_spec)}: this version of the app has no "
             "spec for it. Create the table by hand, then restore again."
         )
+    if request.allow_existing_items:
+        return tables
     full = [name for name in tables.values() if name in existing and dynamo.has_items(name)]
     if full:
         raise BackupError(
             f"Refusing to restore: DynamoDB table(s) {', '.join(full)} hold items. "
-            "Restore under a new --table-prefix, or into emptied tables."
+            "Restore under a new --table-prefix, or into emptied tables; to continue a restore "
+            "that stopped half-way, add --allow-existing-items."
         )
     return tables
+
+
+def _capacity_hint(prefix: str, created: list[str]) -> str:
+    """How to give the tables a restore created (on-demand) the configured capacity."""
+    logical = [name.removeprefix(prefix) for name in created]
+    configured = current_app.config["DYNAMODB_TABLE_PREFIX"]
+    env = "" if prefix == configured else f"DYNAMODB_TABLE_PREFIX={prefix} "
+    every = set(logical) >= set(TABLES)
+    tables = "" if every else " " + " ".join(f"--table {name}" for name in logical)
+    return (
+        "The tables created here are on-demand. To give them the configured capacity "
+        f"(DYNAMODB_CAPACITY, auto-scaling, PITR): {env}flask dynamo apply-capacity{tables} "
+        "(add --yes if that switches their billing mode)."
+    )
 
 
 def _compare(

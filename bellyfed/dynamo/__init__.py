@@ -28,7 +28,7 @@ def resource() -> Any:
             endpoint_url=current_app.config["AWS_ENDPOINT_URL_DYNAMODB"],
             config=CLIENT_CONFIG,
         )
-        from bellyfed.ops.metrics import instrument_dynamodb  # calls, errors, consumed capacity
+        from bellyfed.ops.dynamo_metrics import instrument_dynamodb  # calls, errors, capacity
 
         instrument_dynamodb(cached.meta.client)
         current_app.extensions["dynamodb"] = cached

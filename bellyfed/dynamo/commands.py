@@ -12,7 +12,13 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from bellyfed.dynamo.scaling import CapacityError, capacity_plan
-from bellyfed.dynamo.tables import apply_capacity, create_tables, describe_tables, drop_tables
+from bellyfed.dynamo.tables import (
+    TABLES,
+    apply_capacity,
+    create_tables,
+    describe_tables,
+    drop_tables,
+)
 
 dynamo_cli = AppGroup("dynamo", help="DynamoDB tables.")
 
@@ -69,25 +75,50 @@ def describe_command() -> None:
 
 @dynamo_cli.command("apply-capacity")
 @click.option("--dry-run", is_flag=True, help="Print the changes without making them.")
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    type=click.Choice(tuple(TABLES)),
+    help="Only this table (logical name, repeatable) [default: every table].",
+)
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Also switch billing modes (on-demand <-> provisioned), with their auto-scaling changes.",
+)
 @clear_errors
-def apply_capacity_command(dry_run: bool) -> None:
-    """Give existing tables the configured billing mode, auto-scaling and PITR (idempotent)."""
+def apply_capacity_command(dry_run: bool, tables: tuple[str, ...], yes: bool) -> None:
+    """Give existing tables the configured billing mode, auto-scaling and PITR (idempotent).
+
+    A billing-mode switch is made only with --yes: without it the command prints it, makes the
+    other changes (PITR) and exits 1. Provisioned units are never lowered."""
     click.echo(f"Configured: {_summary()}.")
-    result = apply_capacity(dry_run=dry_run)
+    result = apply_capacity(dry_run=dry_run, tables=tables, switch_billing=yes)
     for line in result.changes:
         click.echo(f"{'would: ' if dry_run else ''}{line}")
+    for line in result.held:
+        click.echo(f"{'would, with --yes' if dry_run else 'NOT MADE without --yes'}: {line}")
     for name in result.missing:
         click.echo(f"{name}: missing (flask dynamo create-tables creates it)")
     for line in result.errors:
         click.echo(f"FAILED {line}", err=True)
-    if not result.changes and not result.errors:
+    if not result.changes and not result.held and not result.errors:
         click.echo("No changes: the tables already match.")
     elif dry_run:
-        click.echo(f"Dry run: {len(result.changes)} change(s) not made.")
+        click.echo(f"Dry run: {len(result.changes) + len(result.held)} change(s) not made.")
     elif result.changes:
         click.echo(f"Done: {len(result.changes)} change(s).")
     if result.errors:
         raise click.ClickException(f"{len(result.errors)} table(s) failed; see above.")
+    if result.held and not dry_run:
+        switching = sorted({line.split(":", 1)[0] for line in result.held})
+        raise click.ClickException(
+            f"{len(switching)} table(s) would switch billing mode ({', '.join(switching)}) to "
+            f"{capacity_plan().mode} (DYNAMODB_CAPACITY; on-demand when unset). Check the plan "
+            "above (flask cost report shows the units the busiest hour needs), then "
+            "re-run with --yes to switch billing modes."
+        )
 
 
 @dynamo_cli.command("drop")

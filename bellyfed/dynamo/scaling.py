@@ -2,8 +2,10 @@
 
 ``capacity_plan()`` reads and checks the settings (``DYNAMODB_CAPACITY``,
 ``DYNAMODB_PROVISIONED_UNITS``, ``DYNAMODB_AUTOSCALING*``, ``DYNAMODB_PITR``);
-``table_actions()`` compares one table with them and returns the changes as (description, call)
-pairs, so ``flask dynamo apply-capacity --dry-run`` can print them without making them.
+``table_actions()`` compares one table with them and returns the changes as ``Action``s, so
+``flask dynamo apply-capacity --dry-run`` can print them without making them. A billing-mode
+switch and the auto-scaling changes that go with it are marked ``switch``: the command makes them
+only when confirmed. Provisioned units are never lowered (a busy table would be throttled).
 Auto-scaling is Application Auto Scaling target tracking of reads and writes on the table and
 on each index (resource ids ``table/<name>`` and ``table/<name>/index/<index>``).
 """
@@ -25,7 +27,15 @@ from bellyfed.dynamo import CLIENT_CONFIG
 KINDS = ("read", "write")
 MODE_NAMES = {"PROVISIONED": "provisioned", "PAY_PER_REQUEST": "on-demand"}
 POLICY_NAME = "bellyfed-{kind}-utilisation"
-Action = tuple[str, Callable[[], Any]]
+
+
+class Action(NamedTuple):
+    """One change to a table: what it is, the call that makes it, and whether it belongs to a
+    billing-mode switch (``flask dynamo apply-capacity`` makes those only with ``--yes``)."""
+
+    description: str
+    call: Callable[[], Any]
+    switch: bool = False
 
 
 class Scalable(NamedTuple):
@@ -55,6 +65,21 @@ class CapacityPlan:
     @property
     def billing(self) -> str:
         return "PROVISIONED" if self.mode == "provisioned" else "PAY_PER_REQUEST"
+
+
+def restore_plan() -> CapacityPlan:
+    """What a restore creates missing tables with: on-demand, so a bulk import is not throttled
+    (``flask dynamo apply-capacity`` gives them the configured capacity afterwards); PITR as
+    configured."""
+    return CapacityPlan(
+        mode="on-demand",
+        units=(5, 5),
+        autoscaling=False,
+        min_units=(5, 5),
+        max_units=(5, 5),
+        target=70.0,
+        pitr=_flag("DYNAMODB_PITR", True),
+    )
 
 
 def capacity_plan() -> CapacityPlan:
@@ -146,57 +171,85 @@ def wait_active(client: Any, name: str) -> None:
 
 
 def table_actions(client: Any, name: str, plan: CapacityPlan, new: bool = False) -> list[Action]:
-    """The changes ``name`` needs, in order, as (description, call); only reads meanwhile.
-    A table just created from ``plan`` skips the billing and stray auto-scaling checks."""
+    """The changes ``name`` needs, in order; only reads meanwhile. A table just created from
+    ``plan`` skips the billing and stray auto-scaling checks.
+
+    A billing switch comes first and the auto-scaling changes after it (all marked ``switch``):
+    AWS refuses some switches (to on-demand at most four times a rolling 24 h), and a refused
+    switch must leave a provisioned table with its auto-scaling. Without a switch, stray
+    auto-scaling is removed before the units are raised, so it cannot undo them."""
     info = client.describe_table(TableName=name)["Table"]
     indexes = [index["IndexName"] for index in info.get("GlobalSecondaryIndexes", [])]
     resources = [Scalable(f"table/{name}", "table", "table")]
     resources += [Scalable(f"table/{name}/index/{i}", "index", f"index {i}") for i in indexes]
     scaled = plan.mode == "provisioned" and plan.autoscaling
     state = ScalingState() if new else _scaling_state(resources)
-    actions: list[Action] = []
-    if not scaled:  # removed before leaving provisioned mode, or auto-scaling fights the change
-        actions += _scaling_removals(state)
-    if not new:
-        actions += _billing_actions(client, info, plan)
-    if scaled:
-        actions += _scaling_actions(resources, plan, state)
+    switching = not new and billing_mode(info) != plan.billing
+    billing = [] if new else _billing_actions(client, info, plan)
+    scaling = _scaling_actions(resources, plan, state) if scaled else _scaling_removals(state)
+    if switching:
+        actions = billing + [action._replace(switch=True) for action in scaling]
+    else:
+        actions = scaling + billing
     if plan.pitr:
         actions += _pitr_actions(client, name)
     return actions
 
 
+def billing_mode(info: dict[str, Any]) -> str:
+    """A described table's billing mode (tables created before the setting existed omit it)."""
+    return info.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+
+
 def _billing_actions(client: Any, info: dict[str, Any], plan: CapacityPlan) -> list[Action]:
-    """Switch the billing mode, or (provisioned without auto-scaling) reset the units."""
+    """Switch the billing mode, or (provisioned without auto-scaling) raise the units to the
+    configured ones. Units are never lowered: each table and index gets max(current, configured)."""
     name = info["TableName"]
-    current = info.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+    current = billing_mode(info)
     switching = current != plan.billing
     if not switching and (plan.mode != "provisioned" or plan.autoscaling):
         return []  # auto-scaling owns the units of a provisioned table
     update: dict[str, Any] = {"BillingMode": plan.billing} if switching else {}
     what = f"billing {MODE_NAMES[current]} -> {plan.mode}" if switching else "provisioned units"
     if plan.mode == "provisioned":
-        wanted = throughput(plan.units)
-        indexes = info.get("GlobalSecondaryIndexes", [])
+        wanted = _at_least(info, plan.units)
         if switching or _units_of(info) != wanted:
             update["ProvisionedThroughput"] = wanted
-        changed = [i["IndexName"] for i in indexes if switching or _units_of(i) != wanted]
-        if changed:
+        index_updates = {}
+        for index in info.get("GlobalSecondaryIndexes", []):
+            index_wanted = _at_least(index, plan.units)
+            if switching or _units_of(index) != index_wanted:
+                index_updates[index["IndexName"]] = index_wanted
+        if index_updates:
             update["GlobalSecondaryIndexUpdates"] = [
-                {"Update": {"IndexName": index, "ProvisionedThroughput": wanted}}
-                for index in changed
+                {"Update": {"IndexName": index, "ProvisionedThroughput": units}}
+                for index, units in index_updates.items()
             ]
         if not update:
             return []
-        units = f"read {plan.units[0]}, write {plan.units[1]}"
-        also = f"; also index {', '.join(changed)}" if changed else ""
+        units = _shown(update.get("ProvisionedThroughput", _units_of(info)))
+        also = "".join(
+            f"; also index {index}" + ("" if _shown(wanted) == units else f" {_shown(wanted)}")
+            for index, wanted in index_updates.items()
+        )
         what += f" ({units}{also})" if switching else f" -> {units}{also}"
 
     def switch() -> None:
         client.update_table(TableName=name, **update)
         wait_active(client, name)
 
-    return [(what, switch)]
+    return [Action(what, switch, switching)]
+
+
+def _at_least(described: dict[str, Any], units: tuple[int, int]) -> dict[str, int]:
+    """The configured units, or the current ones where they are higher (an on-demand table
+    describes its units as 0)."""
+    current = _units_of(described)
+    return {key: max(current[key], wanted) for key, wanted in throughput(units).items()}
+
+
+def _shown(units: dict[str, int]) -> str:
+    return f"read {units['ReadCapacityUnits']}, write {units['WriteCapacityUnits']}"
 
 
 def _units_of(described: dict[str, Any]) -> dict[str, int]:
@@ -263,7 +316,7 @@ def _scaling_actions(
                     scaling.register_scalable_target, **where, MinCapacity=low, MaxCapacity=high
                 )
                 actions.append(
-                    (f"auto-scaling {resource.label} {kind} {low}-{high} units", register)
+                    Action(f"auto-scaling {resource.label} {kind} {low}-{high} units", register)
                 )
             metric = f"DynamoDB{kind.title()}CapacityUtilization"
             name = POLICY_NAME.format(kind=kind)
@@ -280,7 +333,7 @@ def _scaling_actions(
                     TargetTrackingScalingPolicyConfiguration=tracking,
                 )
                 actions.append(
-                    (f"auto-scaling {resource.label} {kind} target {plan.target:g}%", put)
+                    Action(f"auto-scaling {resource.label} {kind} target {plan.target:g}%", put)
                 )
     return actions
 
@@ -298,7 +351,7 @@ def _scaling_removals(state: ScalingState) -> list[Action]:
             ScalableDimension=dimension,
             PolicyName=name,
         )
-        actions.append((f"remove scaling policy {name} of {resource_id}", delete))
+        actions.append(Action(f"remove scaling policy {name} of {resource_id}", delete))
     for resource_id, dimension in state.targets:
         deregister = partial(
             scaling.deregister_scalable_target,
@@ -307,7 +360,7 @@ def _scaling_removals(state: ScalingState) -> list[Action]:
             ScalableDimension=dimension,
         )
         kind = dimension.rsplit(":", 1)[-1]
-        actions.append((f"remove auto-scaling target {resource_id} {kind}", deregister))
+        actions.append(Action(f"remove auto-scaling target {resource_id} {kind}", deregister))
     return actions
 
 
@@ -316,7 +369,7 @@ def _pitr_actions(client: Any, name: str) -> list[Action]:
     status = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
     if status == "ENABLED":
         return []
-    return [("point-in-time recovery on", partial(_enable_pitr, client, name))]
+    return [Action("point-in-time recovery on", partial(_enable_pitr, client, name))]
 
 
 def _enable_pitr(client: Any, name: str) -> None:

@@ -7,6 +7,7 @@ compared by ``bellyfed/dynamo/scaling.py``: ``create_tables`` applies it to the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bellyfed.dynamo import resource, table_name
 from bellyfed.dynamo.scaling import (
+    CapacityError,
     CapacityPlan,
     capacity_plan,
     table_actions,
@@ -85,10 +87,10 @@ def _table_names(client: Any) -> set[str]:
     return {name for page in pages for name in page["TableNames"]}
 
 
-def create_tables() -> list[str]:
+def create_tables(plan: CapacityPlan | None = None) -> list[str]:
     """Create the missing tables (idempotent) with the configured capacity, auto-scaling and
-    point-in-time recovery; returns the names created."""
-    plan = capacity_plan()
+    point-in-time recovery (or ``plan``'s); returns the names created."""
+    plan = plan or capacity_plan()
     client = resource().meta.client
     existing = _table_names(client)
     created = []
@@ -119,40 +121,52 @@ def create_tables() -> list[str]:
                 TableName=name,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": spec["ttl"]},
             )
-        for _description, action in table_actions(client, name, plan, new=True):
-            action()
+        for action in table_actions(client, name, plan, new=True):
+            action.call()
         created.append(name)
     return created
 
 
 @dataclass
 class CapacityChanges:
-    """What ``apply_capacity`` did (or would do): one line per change, per failed table."""
+    """What ``apply_capacity`` did (or would do): one line per change, per change held back
+    (part of a billing switch that was not confirmed), per failed table."""
 
     changes: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
 
 
-def apply_capacity(dry_run: bool = False) -> CapacityChanges:
-    """Bring every existing table to the configured billing mode, auto-scaling and PITR.
+def apply_capacity(
+    dry_run: bool = False, tables: Sequence[str] = (), switch_billing: bool = False
+) -> CapacityChanges:
+    """Bring the existing tables (``tables``: these logical ones only) to the configured billing
+    mode, auto-scaling and PITR.
 
-    Idempotent: only differences are changed. A table that fails is reported and the next one
-    is still done."""
+    Idempotent: only differences are changed. A billing switch, and the auto-scaling changes that
+    go with it, are held back unless ``switch_billing``; the other changes are still made. A table
+    that fails is reported, its later changes are not made, and the next table is still done."""
+    unknown = [logical for logical in tables if logical not in TABLES]
+    if unknown:
+        raise CapacityError(f"No such table: {', '.join(unknown)} (known: {', '.join(TABLES)}).")
     plan = capacity_plan()
     client = resource().meta.client
     existing = _table_names(client)
     result = CapacityChanges()
-    for logical in TABLES:
+    for logical in dict.fromkeys(tables) or TABLES:
         name = table_name(logical)
         if name not in existing:
             result.missing.append(name)
             continue
         try:
-            for description, action in table_actions(client, name, plan):
+            for action in table_actions(client, name, plan):
+                if action.switch and not switch_billing:
+                    result.held.append(f"{name}: {action.description}")
+                    continue
                 if not dry_run:
-                    action()
-                result.changes.append(f"{name}: {description}")
+                    action.call()
+                result.changes.append(f"{name}: {action.description}")
         except (ClientError, BotoCoreError) as exc:
             result.errors.append(f"{name}: {exc}")
     return result

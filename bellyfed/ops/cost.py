@@ -2,10 +2,13 @@
 capacity mode, and the mode the database strategy recommends.
 
 Usage is what the app consumed (``bellyfed/ops/capacity.py``: units per table, operation and
-hour). Monthly figures extrapolate the period to 730 hours. Provisioned capacity is what target
-tracking at ``DYNAMODB_AUTOSCALING_TARGET`` would hold: each hour's average rate / target, never
-under the minimum units (``bellyfed/dynamo/scaling.py``), plus the minimum for each index. Hourly
-buckets hide bursts inside an hour: the real peak per second is higher than the peak hour's.
+hour), over whole hours that have ended (the current hour is left out until it ends: a partial
+hour would count as a full one), for this app's tables (``DYNAMODB_TABLE_PREFIX``) unless
+``--all-tables``. Monthly figures extrapolate the period to 730 hours. Provisioned capacity is
+what target tracking at ``DYNAMODB_AUTOSCALING_TARGET`` would hold: each hour's average rate /
+target, never under the minimum units (``bellyfed/dynamo/scaling.py``), plus the minimum for each
+index. Hourly buckets hide bursts inside an hour: the real peak per second is higher than the
+peak hour's.
 """
 
 from __future__ import annotations
@@ -48,8 +51,9 @@ PRICES = {
 def resolve_period(
     days: int | None, since: str | None, until: str | None, now: datetime
 ) -> tuple[datetime, datetime]:
-    """Whole UTC hours ``[start, end)``: the last ``days`` (7) to the end of the current hour,
-    or ``since``-``until`` (default now) widened to whole hours. Bad options raise UsageError."""
+    """Whole UTC hours that have ended, ``[start, end)``: the last ``days`` (7) up to the start
+    of the current hour, or ``since``-``until`` (default now) widened to whole hours and cut at
+    the start of the current hour. Bad options raise UsageError."""
     if days is not None and (since or until):
         raise click.UsageError("Use --days or --since/--until, not both.")
     if until and not since:
@@ -63,11 +67,17 @@ def resolve_period(
             raise click.UsageError(f"--until ({end:%Y-%m-%d %H:%M}) must be after --since.")
         end = min(end, now)
         start, end = _hour(start), _hour(end) + (HOUR if end != _hour(end) else timedelta())
+        end = min(end, this_hour)
+        if end <= start:
+            raise click.UsageError(
+                f"--since ({start:%Y-%m-%d %H:00} UTC) leaves no whole hour that has ended: "
+                f"the report counts whole hours, and this one ends at {this_hour + HOUR:%H:00} UTC."
+            )
     else:
         days = 7 if days is None else days
         if not 1 <= days <= capacity.KEEP_DAYS:
             raise click.UsageError(f"--days must be 1 to {capacity.KEEP_DAYS}, not {days}.")
-        end = this_hour + HOUR
+        end = this_hour
         start = end - timedelta(days=days)
     if start < this_hour - timedelta(days=capacity.KEEP_DAYS):
         raise click.UsageError(f"Usage is kept {capacity.KEEP_DAYS} days: --since is too early.")
@@ -86,15 +96,26 @@ def _instant(text: str, option: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def build_report(start: datetime, end: datetime) -> dict[str, Any]:
-    """Per table: units, rates, a month's cost in each mode, storage, the recommendation."""
+def build_report(start: datetime, end: datetime, all_tables: bool = False) -> dict[str, Any]:
+    """Per table: units, rates, a month's cost in each mode, storage, the recommendation. Only
+    this app's tables (``DYNAMODB_TABLE_PREFIX``) unless ``all_tables``: other apps may record
+    into the same Redis."""
     plan, prices = capacity_plan(), _prices()
+    prefix = current_app.config["DYNAMODB_TABLE_PREFIX"]
     hours = int((end - start) / HOUR)
     hourly = [capacity.usage(start + i * HOUR, start + (i + 1) * HOUR) for i in range(hours)]
-    recorded = {name for usage in hourly for name in usage}
+    everything = {name for usage in hourly for name in usage}
+    recorded = {name for name in everything if all_tables or name.startswith(prefix)}
     if not recorded:
+        others = (
+            f" {len(everything)} other table(s) not starting with {prefix!r} have usage: "
+            "--all-tables includes them."
+            if everything
+            else ""
+        )
         raise click.ClickException(
-            f"No DynamoDB usage recorded from {start:%Y-%m-%d %H:00} to {end:%Y-%m-%d %H:00} UTC. "
+            f"No DynamoDB usage recorded from {start:%Y-%m-%d %H:00} to {end:%Y-%m-%d %H:00} UTC "
+            f"(whole hours; the current one counts once it ends).{others} "
             "The app records what its DynamoDB calls consume (in Redis, kept "
             f"{capacity.KEEP_DAYS} days) while it serves requests and runs its worker: run it "
             "(make run), use it, then report again, or pick a period when it ran."
@@ -114,6 +135,7 @@ def build_report(start: datetime, end: datetime) -> dict[str, Any]:
     better = [row["table"] for row in tables if row["recommendation"] == "on-demand"]
     return {
         "period": {"since": start.isoformat(), "until": end.isoformat(), "hours": hours},
+        "tables_shown": "all recorded" if all_tables else f"{prefix}*",
         "extrapolation": HOURS_PER_MONTH / hours,
         "prices_usd": prices,
         "target_utilisation": plan.target,
@@ -185,7 +207,12 @@ def _table_row(name: str, hourly: list[dict], indexes: int, facts: dict[str, Any
     size = facts.get("bytes")
     row["storage_bytes"] = size
     row["storage"] = None if size is None else size / 1e9 * prices["storage_gb_month"]
-    row["recommendation"], row["reasons"] = recommend(row, hours)
+    # History: from the first hour with recorded usage to the end of the period (a table first
+    # used yesterday is young however long the period is).
+    table_hours = [usage.get(name, {}) for usage in hourly]
+    used = [i for i, usage in enumerate(table_hours) if usage.get("read") or usage.get("write")]
+    row["history_hours"] = hours - used[0] if used else 0
+    row["recommendation"], row["reasons"] = recommend(row, row["history_hours"])
     return row
 
 
@@ -195,7 +222,8 @@ def _units(rate: float, target_percent: float) -> int:
 
 
 def recommend(row: dict[str, Any], hours: int) -> tuple[str, list[str]]:
-    """The strategy's rule for one table, and the facts it rests on."""
+    """The strategy's rule for one table, and the facts it rests on; ``hours`` of history: from
+    its first hour with recorded usage to the end of the period."""
     if not row["read"]["units"] and not row["write"]["units"]:
         return "on-demand", ["no traffic: idle on-demand costs nothing, provisioned its minimum"]
     young = hours < MIN_STEADY_HOURS
@@ -225,8 +253,10 @@ def render_text(report: dict[str, Any]) -> str:
     """The report for people: a header, a block per table, the totals and the advice."""
     period, prices, low = report["period"], report["prices_usd"], report["min_units"]
     lines = [
-        f"DynamoDB usage {period['since'][:16]} to {period['until'][:16]} UTC, {period['hours']} h."
-        f" A month = this period x {report['extrapolation']:.2f} (730 h), extrapolated.",
+        f"DynamoDB usage {period['since'][:16]} to {period['until'][:16]} UTC, {period['hours']} h"
+        " (whole hours: the current one counts once it ends)."
+        f" A month = this period x {report['extrapolation']:.2f} (730 h), extrapolated."
+        f" Tables: {report['tables_shown']}.",
         "Prices, USD (defaults: AWS list prices, ap-southeast-1, standard table; DYNAMODB_PRICE_*):"
         f" on-demand {prices['read_per_million']:g}/M reads, {prices['write_per_million']:g}/M"
         f" writes; provisioned {prices['rcu_hour']:g}/RCU-h, {prices['wcu_hour']:g}/WCU-h;"
@@ -278,15 +308,22 @@ def _billing(billing: str | None) -> str:
 
 
 @cost_cli.command("report")
-@click.option("--days", type=int, help="The last N days, to the end of this hour (default 7).")
+@click.option("--days", type=int, help="The last N days, up to the start of this hour (default 7).")
 @click.option("--since", help="Start: ISO date or time, UTC unless it says otherwise.")
 @click.option("--until", help="End: ISO date or time (default now).")
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
-def report_command(days: int | None, since: str | None, until: str | None, output: str) -> None:
+@click.option(
+    "--all-tables",
+    is_flag=True,
+    help="Also tables not starting with DYNAMODB_TABLE_PREFIX recorded in the same Redis.",
+)
+def report_command(
+    days: int | None, since: str | None, until: str | None, output: str, all_tables: bool
+) -> None:
     """Per table: consumed units, a month's cost on-demand and provisioned, and which to use."""
     start, end = resolve_period(days, since, until, datetime.now(UTC))
     try:
-        report = build_report(start, end)
+        report = build_report(start, end, all_tables)
     except CapacityError as exc:
         raise click.ClickException(str(exc)) from exc
     except redis.RedisError as exc:

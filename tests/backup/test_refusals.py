@@ -235,6 +235,10 @@ def test_missing_dynamodb_tables_are_named(source, tmp_path, aws_endpoint):
             ("restore", "LOCAL", "--table", "flags", "--only", "postgres"),
             "cannot go with --only postgres",
         ),
+        (
+            ("restore", "LOCAL", "--allow-existing-items", "--only", "postgres"),
+            "--allow-existing-items is for DynamoDB tables",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_error(source, args, message):

@@ -4,6 +4,7 @@ with equal checksums in both."""
 from __future__ import annotations
 
 import json
+import stat
 import uuid
 
 import pytest
@@ -147,3 +148,76 @@ def test_restore_asks_first(source):
         assert "Aborted" in result.output
         with postgres.connect(postgres.target(url)) as conn:
             assert postgres.tables_with_rows(conn) == (0, [])
+
+
+def test_backup_files_are_private(source):
+    """It holds password hashes and live session ids."""
+    assert stat.S_IMODE(source.local.stat().st_mode) == 0o700
+    paths = list(source.local.rglob("*"))
+    assert {p.name for p in paths} >= {"postgres.dump", "manifest.json", "dynamodb", "flags.jsonl"}
+    for path in paths:
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
+
+
+def test_restore_creates_tables_on_demand_and_continues_with_existing_items(source, monkeypatch):
+    """Configured provisioned, a restore still creates on-demand tables (a bulk import into 5
+    write units is throttled); a second run refuses, --allow-existing-items continues it."""
+    monkeypatch.setitem(source.app.config, "DYNAMODB_CAPACITY", "provisioned")
+    prefix = f"resume-{uuid.uuid4().hex[:8]}-"
+    args = ("restore", str(source.local), "--table", "sessions", "--table-prefix", prefix, "--yes")
+    try:
+        first = invoke(source.app, *args)
+        assert first.exit_code == 0, first.output
+        assert f"Created DynamoDB tables on-demand (for the import): {prefix}analytics" in (
+            first.output
+        )
+        hint = f"DYNAMODB_TABLE_PREFIX={prefix} flask dynamo apply-capacity (add --yes"
+        assert hint in first.output  # every table was created: no --table list
+        with source.app.app_context():
+            client = resource().meta.client
+            for logical in TABLES:
+                info = client.describe_table(TableName=f"{prefix}{logical}")["Table"]
+                assert info["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+            # An import that stopped half-way: one item is missing.
+            sessions = resource().Table(f"{prefix}sessions")
+            key = {"pk": "SESSION#session-1", "sk": "META"}
+            assert sessions.get_item(Key=key).get("Item")
+            sessions.delete_item(Key=key)
+            client.delete_table(TableName=f"{prefix}flags")  # and one table is gone
+
+        again = invoke(source.app, *args)
+        assert again.exit_code == 1
+        assert f"DynamoDB table(s) {prefix}sessions hold items" in again.output
+        assert "add --allow-existing-items" in again.output
+
+        resumed = invoke(source.app, *args, "--allow-existing-items")
+        assert resumed.exit_code == 0, resumed.output
+        assert f"DynamoDB {prefix}sessions: 3 items written" in resumed.output
+        assert f"equal     {prefix}sessions: 3" in resumed.output
+        assert f"Created DynamoDB tables on-demand (for the import): {prefix}flags\n" in (
+            resumed.output
+        )
+        assert f"DYNAMODB_TABLE_PREFIX={prefix} flask dynamo apply-capacity --table flags (" in (
+            resumed.output
+        )
+        with source.app.app_context():
+            assert sessions.get_item(Key=key).get("Item")
+    finally:
+        drop_tables_with_prefix(source.app, prefix)
+
+
+def test_allow_existing_items_still_compares_checksums(source):
+    """Items that are not in the backup stay, and the checksum says so."""
+    prefix = f"extra-{uuid.uuid4().hex[:8]}-"
+    args = ("restore", str(source.local), "--table", "flags", "--table-prefix", prefix, "--yes")
+    try:
+        assert invoke(source.app, *args).exit_code == 0
+        with source.app.app_context():
+            resource().Table(f"{prefix}flags").put_item(Item={"pk": "FLAG#stray", "sk": "CONFIG"})
+        result = invoke(source.app, *args, "--allow-existing-items")
+        assert "Created DynamoDB tables" not in result.output
+        assert result.exit_code == 1
+        assert f"MISMATCH  {prefix}flags: 3 (backup: 2)" in result.output
+        assert "Traceback" not in result.output
+    finally:
+        drop_tables_with_prefix(source.app, prefix)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from botocore.exceptions import ClientError
 
 from bellyfed.dynamo import resource, table_name
 from bellyfed.dynamo.scaling import autoscaling
@@ -80,18 +81,27 @@ def test_switches_to_provisioned_with_auto_scaling_and_back(app, tables):
     assert dry.exit_code == 0, dry.output
     with app.app_context():
         sessions = table_name("sessions")
-    assert (
-        f"would: {sessions}: billing on-demand -> provisioned (read 5, write 5; also index user_id)"
-        in dry.output
+    held = f"would, with --yes: {sessions}: "
+    assert f"{held}billing on-demand -> provisioned (read 5, write 5; also index user_id)" in (
+        dry.output
     )
-    assert f"would: {sessions}: auto-scaling index user_id write 5-20 units" in dry.output
+    assert f"{held}auto-scaling index user_id write 5-20 units" in dry.output
     assert "Dry run:" in dry.output
     assert state(app) == created  # nothing changed
 
-    applied = run(app, "apply-capacity")
+    refused = run(app, "apply-capacity")  # a billing switch needs --yes: plan, then exit 1
+    assert refused.exit_code == 1
+    assert f"NOT MADE without --yes: {sessions}: billing on-demand -> provisioned" in (
+        refused.output
+    )
+    assert "re-run with --yes to switch billing modes" in refused.output
+    assert "Traceback" not in refused.output
+    assert state(app) == created
+
+    applied = run(app, "apply-capacity", "--yes")
     assert applied.exit_code == 0, applied.output
-    planned = [line.removeprefix("would: ") for line in dry.output.splitlines()
-               if line.startswith("would: ")]  # fmt: skip
+    planned = [line.removeprefix(held[: held.index(sessions)]) for line in dry.output.splitlines()
+               if line.startswith("would")]  # fmt: skip
     assert [line for line in applied.output.splitlines() if line.startswith("cap-")] == planned
     now = state(app)
     with app.app_context():
@@ -114,10 +124,16 @@ def test_switches_to_provisioned_with_auto_scaling_and_back(app, tables):
     assert "No changes: the tables already match." in again.output
 
     tables(DYNAMODB_CAPACITY="on-demand")
-    back = run(app, "apply-capacity")
+    assert run(app, "apply-capacity").exit_code == 1
+    assert state(app) == now  # not confirmed: auto-scaling stays too
+    back = run(app, "apply-capacity", "--yes")
     assert back.exit_code == 0, back.output
-    assert f"{sessions}: remove scaling policy bellyfed-read-utilisation" in back.output
-    assert f"{sessions}: billing provisioned -> on-demand" in back.output
+    lines = back.output.splitlines()
+    switch = lines.index(f"{sessions}: billing provisioned -> on-demand")
+    removal = lines.index(
+        f"{sessions}: remove scaling policy bellyfed-read-utilisation of table/{sessions}"
+    )
+    assert switch < removal  # auto-scaling goes only once the switch succeeded
     after = state(app)
     assert {t["billing"] for t in after["tables"].values()} == {"PAY_PER_REQUEST"}
     assert after["targets"] == {}
@@ -125,37 +141,101 @@ def test_switches_to_provisioned_with_auto_scaling_and_back(app, tables):
     assert "No changes" in run(app, "apply-capacity").output
 
 
-def test_a_changed_target_or_range_is_updated_in_place(app, tables):
+def test_without_yes_other_changes_are_still_made(app, tables):
     tables(DYNAMODB_CAPACITY="provisioned", DYNAMODB_PITR="0")
-    run(app, "create-tables")  # provisioned tables get auto-scaling when they are created
+    run(app, "create-tables")
     before = state(app)
-    assert set(before["policies"].values()) == {70.0}
-    assert {t["pitr"] for t in before["tables"].values()} == {"DISABLED"}
-    tables(DYNAMODB_AUTOSCALING_TARGET="50", DYNAMODB_AUTOSCALING_MIN_UNITS="2",
-           DYNAMODB_PITR="1")  # fmt: skip
+    tables(DYNAMODB_CAPACITY="on-demand", DYNAMODB_PITR="1")
     result = run(app, "apply-capacity")
-    assert result.exit_code == 0, result.output
-    assert "billing" not in result.output  # already provisioned: auto-scaling owns the units
+    assert result.exit_code == 1
+    assert "point-in-time recovery on" in result.output
+    assert "NOT MADE without --yes" in result.output
+    assert "(DYNAMODB_CAPACITY; on-demand when unset)" in result.output
     after = state(app)
-    assert set(after["policies"].values()) == {50.0}
-    assert {low for low, _ in after["targets"].values()} == {2}
     assert {t["pitr"] for t in after["tables"].values()} == {"ENABLED"}
-    assert "No changes" in run(app, "apply-capacity").output
+    assert {t["billing"] for t in after["tables"].values()} == {"PROVISIONED"}
+    assert after["targets"] == before["targets"]
+    assert after["policies"] == before["policies"]
 
 
-def test_fixed_provisioned_units_without_auto_scaling(app, tables):
+def test_a_refused_switch_keeps_the_tables_auto_scaling(app, tables):
+    """AWS allows four switches to on-demand a rolling 24 h; moto has no such limit, so the
+    refusal is injected into the one UpdateTable call (the rest talks to moto as usual)."""
     tables(DYNAMODB_CAPACITY="provisioned")
     run(app, "create-tables")
-    tables(DYNAMODB_AUTOSCALING="off", DYNAMODB_PROVISIONED_UNITS="3,4")
+    before = state(app)
+    with app.app_context():
+        sessions, flags = table_name("sessions"), table_name("flags")
+        events = resource().meta.client.meta.events
+
+    def refuse(params, **kwargs):
+        if params.get("TableName") == sessions:
+            error = {"Code": "LimitExceededException", "Message": "Subscriber limit exceeded"}
+            raise ClientError({"Error": error}, "UpdateTable")
+
+    events.register("before-parameter-build.dynamodb.UpdateTable", refuse)
+    try:
+        tables(DYNAMODB_CAPACITY="on-demand")
+        result = run(app, "apply-capacity", "--yes")
+    finally:
+        events.unregister("before-parameter-build.dynamodb.UpdateTable", refuse)
+    assert result.exit_code == 1
+    assert f"FAILED {sessions}: An error occurred (LimitExceededException)" in result.output
+    assert "1 table(s) failed" in result.output
+    after = state(app)
+    assert after["tables"][sessions]["billing"] == "PROVISIONED"
+    kept = {key: value for key, value in after["targets"].items() if sessions in key[0]}
+    assert kept == {key: value for key, value in before["targets"].items() if sessions in key[0]}
+    assert len(kept) == 4  # table and index, reads and writes
+    assert after["tables"][flags]["billing"] == "PAY_PER_REQUEST"
+    assert not [key for key in after["targets"] if flags in key[0]]
+
+
+def test_fixed_units_are_raised_never_lowered(app, tables):
+    tables(DYNAMODB_CAPACITY="provisioned")
+    run(app, "create-tables")
+    with app.app_context():
+        flags, sessions = table_name("flags"), table_name("sessions")
+        client = resource().meta.client
+        # auto-scaling had taken flags up to 30 read, 12 write units
+        client.update_table(
+            TableName=flags,
+            ProvisionedThroughput={"ReadCapacityUnits": 30, "WriteCapacityUnits": 12},
+        )
+    tables(DYNAMODB_AUTOSCALING="off", DYNAMODB_PROVISIONED_UNITS="8,4")
     result = run(app, "apply-capacity")
-    assert result.exit_code == 0, result.output
-    assert "provisioned units -> read 3, write 4; also index user_id" in result.output
+    assert result.exit_code == 0, result.output  # no billing switch: no --yes needed
+    assert f"{sessions}: provisioned units -> read 8, write 5; also index user_id" in result.output
+    assert f"{flags}: provisioned units" not in result.output
     after = state(app)
     assert after["targets"] == {}
     assert after["policies"] == {}
-    assert {t["units"] for t in after["tables"].values()} == {3}
-    assert {u for t in after["tables"].values() for u in t["index_units"]} == {4}
+    assert after["tables"][flags]["units"] == 30  # not reset to 8
+    with app.app_context():
+        info = resource().meta.client.describe_table(TableName=flags)["Table"]
+    assert info["ProvisionedThroughput"]["WriteCapacityUnits"] == 12  # not lowered to 5 or 4
+    assert after["tables"][sessions]["units"] == 8
+    assert after["tables"][sessions]["index_units"] == [5]  # write: max(5 now, 4 configured)
     assert "No changes" in run(app, "apply-capacity").output
+
+
+def test_table_limits_the_tables_changed(app, tables):
+    run(app, "create-tables")
+    tables(DYNAMODB_CAPACITY="provisioned")
+    result = run(app, "apply-capacity", "--table", "flags", "--table", "flags", "--yes")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        flags = table_name("flags")
+    assert {line.split(":")[0] for line in result.output.splitlines()[1:-1]} == {flags}
+    billing = {name: table["billing"] for name, table in state(app)["tables"].items()}
+    assert billing.pop(flags) == "PROVISIONED"
+    assert set(billing.values()) == {"PAY_PER_REQUEST"}
+
+
+def test_an_unknown_table_is_a_usage_error(app, tables):
+    result = run(app, "apply-capacity", "--table", "nope")
+    assert result.exit_code == 2
+    assert "Invalid value for '--table': 'nope' is not one of" in result.output
 
 
 def test_missing_tables_are_named(app, tables):

@@ -63,10 +63,11 @@ def test_the_figures_are_exact_on_a_known_dataset(app, settings):
         (1, "cost-t", "Query", 7200, 0), (3, "cost-t", "GetItem", 3600, 0),
         (2, sessions, "PutItem", 0, 3600),
     ])  # fmt: skip
-    result = report(app, *window(start, 4), "--format", "json")
+    result = report(app, *window(start, 4), "--format", "json", "--all-tables")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["period"]["hours"] == 4
+    assert data["tables_shown"] == "all recorded"
     assert data["extrapolation"] == 182.5
     rows = {row["table"]: row for row in data["tables"]}
     row = rows["cost-t"]
@@ -86,6 +87,8 @@ def test_the_figures_are_exact_on_a_known_dataset(app, settings):
     assert "4 h of history (under 72 h: too young)" in row["reasons"][0]
     assert "spiky (over 3x)" in row["reasons"][1]
     indexed = rows[sessions]
+    assert indexed["history_hours"] == 2  # first used in the period's third hour
+    assert indexed["reasons"][0] == "2 h of history (under 72 h: too young)"
     assert indexed["indexes"] == 1
     assert indexed["billing_now"] == "PAY_PER_REQUEST"
     assert indexed["on_demand"] == pytest.approx(3600 * 2.0 / 1e6 * 182.5)
@@ -103,10 +106,11 @@ def test_the_text_report_says_what_it_assumed(app, settings):
     settings(**ROUND_PRICES)
     start = hours_ago(6)
     record(app, start, [(0, "cost-t", "GetItem", 3600, 0), (1, "cost-t", "UpdateItem", 0, 36)])
-    result = report(app, *window(start, 2))
+    result = report(app, *window(start, 2), "--all-tables")
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "2 h. A month = this period x 365.00 (730 h), extrapolated." in out
+    assert "2 h (whole hours: the current one counts once it ends)." in out
+    assert "A month = this period x 365.00 (730 h), extrapolated. Tables: all recorded." in out
     assert "ap-southeast-1" in out
     assert "DYNAMODB_PRICE_*" in out
     assert "cost-t (now unknown: no such table here)" in out
@@ -117,9 +121,10 @@ def test_the_text_report_says_what_it_assumed(app, settings):
 
 
 def steady_or_spiky(app, settings, reads_per_hour: list[float], writes: float = 18000) -> dict:
-    settings(DYNAMODB_TABLE_PREFIX=f"cost-{uuid.uuid4().hex[:6]}-")  # no app tables: just this one
+    prefix = f"cost-{uuid.uuid4().hex[:6]}-"
+    settings(DYNAMODB_TABLE_PREFIX=prefix)  # no app tables: just this one
     start = hours_ago(80)
-    record(app, start, [(hour, "busy", "Query", units, writes)
+    record(app, start, [(hour, f"{prefix}busy", "Query", units, writes)
                         for hour, units in enumerate(reads_per_hour)])  # fmt: skip
     result = report(app, *window(start, len(reads_per_hour)), "--format", "json")
     assert result.exit_code == 0, result.output
@@ -152,7 +157,7 @@ def test_spiky_traffic_stays_on_demand_even_where_provisioned_is_cheaper(app, se
     assert row["recommendation"] == "on-demand"
     assert "spiky (over 3x)" in row["reasons"][1]
     assert data["recommendation"] == "on-demand"
-    assert data["better_on_demand"] == ["busy"]
+    assert data["better_on_demand"] == [row["table"]]
 
 
 def test_steady_but_small_traffic_stays_on_demand(app, settings):
@@ -163,13 +168,57 @@ def test_steady_but_small_traffic_stays_on_demand(app, settings):
     assert "on-demand is cheaper" in row["reasons"][2]
 
 
-def test_days_covers_the_current_hour(app, settings):
-    record(app, hours_ago(0), [(0, "cost-now", "GetItem", 7, 0)])
+def test_the_current_hour_is_left_out_until_it_ends(app, settings):
+    with app.app_context():
+        sessions = table_name("sessions")
+    record(app, hours_ago(1), [(0, sessions, "GetItem", 7, 0), (1, sessions, "GetItem", 1000, 0)])
     result = report(app, "--days", "1", "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["period"]["hours"] == 24
-    assert {row["table"]: row for row in data["tables"]}["cost-now"]["read"]["units"] == 7
+    assert data["period"]["until"] == hours_ago(0).isoformat()
+    assert {row["table"]: row for row in data["tables"]}[sessions]["read"]["units"] == 7
+    result = report(app, "--since", hours_ago(0).isoformat())
+    assert result.exit_code == 2
+    assert "leaves no whole hour that has ended" in result.output
+
+
+def test_history_starts_at_the_first_recorded_hour(app, settings):
+    prefix = f"cost-{uuid.uuid4().hex[:6]}-"
+    settings(DYNAMODB_TABLE_PREFIX=prefix)
+    steady = [(hour, f"{prefix}old", "Query", 36000, 18000) for hour in range(72)]
+    record(app, hours_ago(80), steady)  # 80 h to 8 h ago
+    record(
+        app, hours_ago(10), [(hour, f"{prefix}new", "Query", 36000, 18000) for hour in range(10)]
+    )
+    result = report(app, "--format", "json")  # the default 7 days: 168 h
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["period"]["hours"] == 168
+    rows = {row["table"]: row for row in data["tables"]}
+    assert rows[f"{prefix}old"]["history_hours"] == 80
+    assert rows[f"{prefix}old"]["reasons"][0] == "80 h of history"
+    assert rows[f"{prefix}old"]["recommendation"] == "provisioned"
+    assert rows[f"{prefix}new"]["history_hours"] == 10
+    assert rows[f"{prefix}new"]["reasons"][0] == "10 h of history (under 72 h: too young)"
+    assert rows[f"{prefix}new"]["recommendation"] == "on-demand"
+
+
+def test_only_this_apps_tables_unless_all_tables(app, settings):
+    prefix = f"cost-{uuid.uuid4().hex[:6]}-"
+    settings(DYNAMODB_TABLE_PREFIX=prefix)
+    record(app, hours_ago(2), [(0, "other-app-sessions", "GetItem", 50, 0)])
+    alone = report(app, "--days", "1")
+    assert alone.exit_code == 1
+    assert f"1 other table(s) not starting with '{prefix}' have usage: --all-tables" in (
+        alone.output
+    )
+    record(app, hours_ago(2), [(0, f"{prefix}flags", "GetItem", 5, 0)])
+    mine = json.loads(report(app, "--days", "1", "--format", "json").output)
+    assert [row["table"] for row in mine["tables"]] == [f"{prefix}flags"]
+    assert mine["tables_shown"] == f"{prefix}*"
+    every = json.loads(report(app, "--days", "1", "--format", "json", "--all-tables").output)
+    assert [row["table"] for row in every["tables"]] == [f"{prefix}flags", "other-app-sessions"]
 
 
 def test_no_recorded_usage_says_how_to_get_some(app, settings):
@@ -209,7 +258,8 @@ def test_bad_options_are_clear_errors(app, settings, args, message):
 )  # fmt: skip
 def test_bad_settings_are_clear_errors(app, settings, name, value, message):
     settings(**{name: value})
-    record(app, hours_ago(1), [(0, "cost-t", "GetItem", 1, 0)])
+    with app.app_context():
+        record(app, hours_ago(1), [(0, table_name("flags"), "GetItem", 1, 0)])
     result = report(app, "--days", "1")
     assert result.exit_code == 1
     assert message in result.output
@@ -226,7 +276,7 @@ def test_redis_down_is_a_clear_error(database_url, aws_endpoint):
 def test_dynamodb_down_leaves_billing_and_storage_unknown(database_url, redis_client):
     app = make_test_app(database_url, f"http://127.0.0.1:{free_port()}")
     record(app, hours_ago(1), [(0, "cost-t", "GetItem", 36, 0)])
-    result = report(app, "--days", "1", "--format", "json")
+    result = report(app, "--days", "1", "--format", "json", "--all-tables")
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.output)["tables"]
     assert row["billing_now"] is None
