@@ -17,26 +17,34 @@ graceful_timeout = 20
 keepalive = 2
 accesslog = "-" if os.environ.get("WEB_ACCESS_LOG", "1") == "1" else None
 errorlog = "-"
+# Each worker imports the app after post_fork below, so prometheus_client sees the directory.
+preload_app = False
 
 # Prometheus: the worker processes share their metrics through files in this directory
-# (prometheus_client's multiprocess mode), so any worker's /metrics shows the whole server. Set
-# here, before any worker imports prometheus_client; one directory per gunicorn, emptied at start.
-os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR", os.path.abspath(os.path.join(".local", "prometheus"))
+# (prometheus_client's multiprocess mode), so any worker's /metrics shows the whole server. One
+# directory per gunicorn, emptied at start. It goes into the environment of the workers only
+# (post_fork), never the master's: anything else started from this shell or by the master (a
+# Celery worker, a `flask` command) must not write its metrics into the web's directory.
+PROMETHEUS_DIR = os.path.abspath(
+    os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(".local", "prometheus")
 )
 
 
 def on_starting(server):
     """Start from empty: files left by a previous run would be added to this one's totals."""
-    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    os.makedirs(directory, exist_ok=True)
-    for name in os.listdir(directory):
+    os.makedirs(PROMETHEUS_DIR, exist_ok=True)
+    for name in os.listdir(PROMETHEUS_DIR):
         if name.endswith(".db"):
-            os.remove(os.path.join(directory, name))
+            os.remove(os.path.join(PROMETHEUS_DIR, name))
+
+
+def post_fork(server, worker):
+    """In the new worker, before it imports the app (and prometheus_client)."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_DIR
 
 
 def child_exit(server, worker):
     """Drop a finished worker's live gauges (pool use); its counters keep counting in the sum."""
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)
+    multiprocess.mark_process_dead(worker.pid, PROMETHEUS_DIR)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from bellyfed.ops import capacity
+
+
+@pytest.fixture(autouse=True)
+def no_buffered_capacity() -> None:
+    """Units that earlier tests' requests buffered would reach Redis in the middle of this one."""
+    capacity.discard_pending()
 
 
 class Scrape(dict):

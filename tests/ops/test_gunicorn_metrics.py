@@ -4,6 +4,7 @@ starts from an empty directory, and forgets a dead worker's live gauges."""
 from __future__ import annotations
 
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -65,3 +66,17 @@ def test_the_workers_report_as_one(app, database_url, aws_endpoint, tmp_path):
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
+
+
+def test_only_the_workers_get_the_metrics_directory(monkeypatch, tmp_path):
+    # Set in the master, it would reach whatever else the master or this shell starts (a Celery
+    # worker, a flask command), which would then write into the web's directory.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "placeholder")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    monkeypatch.chdir(tmp_path)  # the default directory is relative to where gunicorn starts
+    settings = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    assert settings["PROMETHEUS_DIR"] == str(tmp_path / ".local" / "prometheus")
+    assert settings["preload_app"] is False  # the workers import the app after post_fork
+    settings["post_fork"](None, None)
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == settings["PROMETHEUS_DIR"]

@@ -16,7 +16,7 @@ from bellyfed.analytics import keys
 from bellyfed.config import ConfigError
 from bellyfed.dynamo import resource, table, table_name
 from bellyfed.extensions import db
-from bellyfed.ops import capacity, metrics
+from bellyfed.ops import capacity, dynamo_metrics, task_stats
 from bellyfed.ops.heartbeat import record_heartbeat
 from bellyfed.search.params import parse
 from bellyfed.search.queries import cached_search
@@ -79,6 +79,35 @@ def test_allowed_networks_are_configurable(app, database_url, aws_endpoint):
 
 
 @pytest.mark.parametrize(
+    "headers",
+    [{"X-Forwarded-For": "127.0.0.1"}, {"X-Forwarded-For": "127.0.0.1, 127.0.0.1"},
+     {"Forwarded": "for=127.0.0.1"}, {"X-Real-IP": "127.0.0.1"}],
+)  # fmt: skip
+def test_a_forged_forwarding_header_never_lets_an_outsider_in(database_url, aws_endpoint,
+                                                              headers):  # fmt: skip
+    # With TRUSTED_PROXIES=1, ProxyFix believes the last X-Forwarded-For hop: remote_addr says
+    # 127.0.0.1 although the connection came from 203.0.113.9.
+    proxied = make_test_app(database_url, aws_endpoint, TRUSTED_PROXIES=1, METRICS_TOKEN=TOKEN)
+    web = BrowserClient(proxied, proxied.response_class)
+    assert web.get("/metrics", environ_base=OUTSIDE, headers=headers).status_code == 404
+    # Through a proxy even a loopback peer (a proxy on the same host) needs the token ...
+    assert web.get("/metrics", headers=headers).status_code == 404
+    bearer = {"Authorization": f"Bearer {TOKEN}", **headers}
+    assert web.get("/metrics", environ_base=OUTSIDE, headers=bearer).status_code == 200
+    # ... and a direct scrape from loopback still works without it.
+    assert web.get("/metrics").status_code == 200
+
+
+def test_the_socket_peer_decides_not_the_proxied_address(database_url, aws_endpoint):
+    inside = make_test_app(
+        database_url, aws_endpoint, TRUSTED_PROXIES=1, METRICS_ALLOWED_NETWORKS="10.0.0.0/8"
+    )
+    web = BrowserClient(inside, inside.response_class)
+    assert web.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
+    assert web.get("/metrics").status_code == 404  # loopback is not on this list
+
+
+@pytest.mark.parametrize(
     ("setting", "value", "message"),
     [("METRICS_ALLOWED_NETWORKS", "10.0.0.0/8, everywhere", "'everywhere' is not an address"),
      ("METRICS_ALLOWED_NETWORKS", "10.0.0.0/33", "'10.0.0.0/33' is not an address"),
@@ -86,7 +115,9 @@ def test_allowed_networks_are_configurable(app, database_url, aws_endpoint):
      ("SLOW_QUERY_MS", "fast", "SLOW_QUERY_MS must be a number"),
      ("SLOW_QUERY_MS", -5, "SLOW_QUERY_MS must be a number"),
      ("READYZ_TIMEOUT_SECONDS", "soon", "READYZ_TIMEOUT_SECONDS must be"),
-     ("READYZ_TIMEOUT_SECONDS", 0, "READYZ_TIMEOUT_SECONDS must be")],
+     ("READYZ_TIMEOUT_SECONDS", 0, "READYZ_TIMEOUT_SECONDS must be"),
+     ("READYZ_CACHE_SECONDS", "a while", "READYZ_CACHE_SECONDS must be"),
+     ("READYZ_CACHE_SECONDS", -1, "READYZ_CACHE_SECONDS must be")],
 )  # fmt: skip
 def test_bad_settings_refuse_to_start_with_a_clear_message(database_url, setting, value, message):
     with pytest.raises(ConfigError, match=message):
@@ -218,8 +249,8 @@ def test_dynamodb_errors_are_counted_by_code(app, client):
         endpoint_url=f"http://127.0.0.1:{free_port()}",
         config=Config(connect_timeout=0.5, retries={"total_max_attempts": 1}),
     )
-    metrics.instrument_dynamodb(dead)
-    metrics.instrument_dynamodb(dead)  # registering twice must not count twice
+    dynamo_metrics.instrument_dynamodb(dead)
+    dynamo_metrics.instrument_dynamodb(dead)  # registering twice must not count twice
     before = scrape(client)
     with app.app_context(), pytest.raises(ClientError):
         resource().Table(missing).get_item(Key={"pk": "x", "sk": "y"})
@@ -239,22 +270,24 @@ def test_a_throttled_attempt_is_counted(app):
     # moto never throttles: this feeds the retry hook the response botocore parses from one.
     with app.app_context():
         operation = resource().meta.client.meta.service_model.operation_model("PutItem")
-    throttles = metrics.DYNAMO_THROTTLES.labels(table="t", operation="PutItem")
+    throttles = dynamo_metrics.DYNAMO_THROTTLES.labels(table="t", operation="PutItem")
     before = throttles._value.get()
     throttled = (None, {"Error": {"Code": "ProvisionedThroughputExceededException"}})
     request_dict = {"context": {"bellyfed_table": "t"}}
     for response in (throttled, (None, {}), None):
-        metrics._count_throttle(response=response, operation=operation, request_dict=request_dict)
+        dynamo_metrics._count_throttle(
+            response=response, operation=operation, request_dict=request_dict
+        )
     assert throttles._value.get() - before == 1
 
 
 def test_capacity_units_split_reads_and_writes():
-    assert metrics.capacity_units("GetItem", {"CapacityUnits": 0.5}) == (0.5, 0.0)
-    assert metrics.capacity_units("UpdateItem", {"CapacityUnits": 1.0}) == (0.0, 1.0)
+    assert dynamo_metrics.capacity_units("GetItem", {"CapacityUnits": 0.5}) == (0.5, 0.0)
+    assert dynamo_metrics.capacity_units("UpdateItem", {"CapacityUnits": 1.0}) == (0.0, 1.0)
     both = {"CapacityUnits": 3.0, "ReadCapacityUnits": 1.0, "WriteCapacityUnits": 2.0}
-    assert metrics.capacity_units("ExecuteTransaction", both) == (1.0, 2.0)
-    assert metrics.table_of({"RequestItems": {"a": [], "b": []}}) == "multiple"
-    assert metrics.table_of({"Statement": "SELECT * FROM a"}) == "none"
+    assert dynamo_metrics.capacity_units("ExecuteTransaction", both) == (1.0, 2.0)
+    assert dynamo_metrics.table_of({"RequestItems": {"a": [], "b": []}}) == "multiple"
+    assert dynamo_metrics.table_of({"Statement": "SELECT * FROM a"}) == "none"
 
 
 # --- Shared state read at scrape time ----------------------------------------------------------
@@ -291,13 +324,13 @@ def test_task_durations_and_failures_from_the_worker_side(app, client, redis_cli
     def fine():
         return 1
 
-    metrics.connect_task_signals(app)
+    task_stats.connect_task_signals(app)
     try:
         fine.apply()
         fine.apply()
         boom.apply()
     finally:
-        metrics.disconnect_task_signals()
+        task_stats.disconnect_task_signals()
     fine.apply()  # not counted any more
     sample = scrape(client)
     runs, duration = "bellyfed_celery_tasks_total", "bellyfed_celery_task_duration_seconds"

@@ -6,9 +6,13 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
+from sqlalchemy import event
 
+from bellyfed.extensions import db
 from tests.conftest import TEST_REDIS_URL, free_port, make_test_app
 from tests.web import BrowserClient
 
@@ -81,3 +85,39 @@ def test_servers_that_never_answer_cannot_hold_the_probe(app, aws_endpoint, sile
     assert checks["redis"]["status"] in ("error", "timeout")  # socket_timeout is 0.5 s
     assert checks["dynamodb"]["status"] in ("error", "timeout")
     assert TEST_REDIS_URL  # the other apps still use the test Redis
+
+
+def test_the_answer_is_reused_for_about_a_second(app, database_url, aws_endpoint):
+    # A dependency that fails after a check is not seen until the cached answer expires.
+    cached = make_test_app(database_url, aws_endpoint, READYZ_CACHE_SECONDS=0.5)
+    first = ready(cached)
+    assert first.status_code == 200
+    cached.extensions["redis"] = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    again = ready(cached)
+    assert again.status_code == 200
+    assert again.get_json() == first.get_json()  # the same latencies: no new check ran
+    time.sleep(0.6)
+    expired = ready(cached)
+    assert expired.status_code == 503
+    assert expired.get_json()["checks"]["redis"]["status"] == "error"
+
+
+def test_a_burst_of_probes_runs_one_check(app, database_url, aws_endpoint):
+    burst = make_test_app(database_url, aws_endpoint)
+    with burst.app_context():
+        engine = db.engine
+        checkouts = []
+        event.listen(engine, "checkout", lambda *_: checkouts.append(1))
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            probes = list(pool.map(lambda _: ready(burst), range(20)))
+    assert {p.status_code for p in probes} == {200}
+    assert len({str(p.get_json()) for p in probes}) == 1
+    assert len(checkouts) == 1  # one SELECT 1 for twenty probes
+
+
+def test_zero_turns_the_cache_off(app, database_url, aws_endpoint):
+    uncached = make_test_app(database_url, aws_endpoint, READYZ_CACHE_SECONDS=0)
+    first = ready(uncached).get_json()
+    uncached.extensions["redis"] = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    assert ready(uncached).get_json()["checks"]["redis"]["status"] == "error"
+    assert first["status"] == "ok"
