@@ -84,6 +84,41 @@ class MultiCheckboxField(_PlainChoiceErrors, SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+def identifier_field() -> StringField:
+    """A username or an email, as the login and forgot-password forms take it."""
+    return StringField(
+        "Username or email",
+        filters=[_clean],
+        validators=[
+            DataRequired("Enter your username or email."),
+            Length(max=254, message="That is longer than any username or email we know."),
+        ],
+    )
+
+
+def new_password_field(label: str, missing: str) -> PasswordField:
+    """A password being chosen (sign-up, reset): the same length rules everywhere."""
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(missing),
+            Length(
+                MIN_PASSWORD_LENGTH,
+                MAX_PASSWORD_LENGTH,
+                f"Use at least {MIN_PASSWORD_LENGTH} characters; a short phrase works well.",
+            ),
+        ],
+    )
+
+
+def repeat_password_field(label: str, missing: str) -> PasswordField:
+    """The chosen password typed again; must equal the ``password`` field."""
+    return PasswordField(
+        label,
+        validators=[DataRequired(missing), EqualTo("password", "The two passwords don't match.")],
+    )
+
+
 class RegistrationForm(FlaskForm):
     """A new account: username, email, display name and a long password, typed twice."""
 
@@ -113,24 +148,8 @@ class RegistrationForm(FlaskForm):
             Length(max=60, message="Keep your display name to 60 characters."),
         ],
     )
-    password = PasswordField(
-        "Password",
-        validators=[
-            DataRequired("Choose a password."),
-            Length(
-                MIN_PASSWORD_LENGTH,
-                MAX_PASSWORD_LENGTH,
-                f"Use at least {MIN_PASSWORD_LENGTH} characters; a short phrase works well.",
-            ),
-        ],
-    )
-    confirm = PasswordField(
-        "Password again",
-        validators=[
-            DataRequired("Type your password a second time."),
-            EqualTo("password", "The two passwords don't match."),
-        ],
-    )
+    password = new_password_field("Password", "Choose a password.")
+    confirm = repeat_password_field("Password again", "Type your password a second time.")
 
     def validate_username(self, field: Field) -> None:
         """Refuse a username somebody already has."""
@@ -147,14 +166,7 @@ class RegistrationForm(FlaskForm):
 class LoginForm(FlaskForm):
     """Username or email, and the password."""
 
-    identifier = StringField(
-        "Username or email",
-        filters=[_clean],
-        validators=[
-            DataRequired("Enter your username or email."),
-            Length(max=254, message="That is longer than any username or email we know."),
-        ],
-    )
+    identifier = identifier_field()
     password = PasswordField(
         "Password",
         validators=[
@@ -223,34 +235,11 @@ class PreferencesForm(FlaskForm):
 class ForgotPasswordForm(FlaskForm):
     """Whose password to reset: a username or an email."""
 
-    identifier = StringField(
-        "Username or email",
-        filters=[_clean],
-        validators=[
-            DataRequired("Enter your username or email."),
-            Length(max=254, message="That is longer than any username or email we know."),
-        ],
-    )
+    identifier = identifier_field()
 
 
 class ResetPasswordForm(FlaskForm):
     """A new password, typed twice, under the same rules as at sign-up."""
 
-    password = PasswordField(
-        "New password",
-        validators=[
-            DataRequired("Choose a new password."),
-            Length(
-                MIN_PASSWORD_LENGTH,
-                MAX_PASSWORD_LENGTH,
-                f"Use at least {MIN_PASSWORD_LENGTH} characters; a short phrase works well.",
-            ),
-        ],
-    )
-    confirm = PasswordField(
-        "Repeat it",
-        validators=[
-            DataRequired("Type your new password a second time."),
-            EqualTo("password", "The two passwords don't match."),
-        ],
-    )
+    password = new_password_field("New password", "Choose a new password.")
+    confirm = repeat_password_field("Repeat it", "Type your new password a second time.")
