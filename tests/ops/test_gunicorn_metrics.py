@@ -80,3 +80,13 @@ def test_only_the_workers_get_the_metrics_directory(monkeypatch, tmp_path):
     assert settings["preload_app"] is False  # the workers import the app after post_fork
     settings["post_fork"](None, None)
     assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == settings["PROMETHEUS_DIR"]
+
+
+def test_the_access_log_never_shows_a_secret_from_a_url():
+    settings = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    redact = settings["redact"]
+    line = '"GET /auth/reset/qIMDpgqGJr4GZcyVeTT7MefX17cEDIr0i1V7o73nnnY HTTP/1.1" 303'
+    assert redact(line) == '"GET /auth/reset/[redacted] HTTP/1.1" 303'
+    assert redact("/account/tokens/new/abc_DEF-123?x=1") == "/account/tokens/new/[redacted]?x=1"
+    assert redact("/auth/reset") == "/auth/reset"
+    assert settings["logger_class"].__name__ == "RedactingLogger"
