@@ -43,3 +43,15 @@ def table_name(logical: str) -> str:
 def table(logical: str) -> Any:
     """A Table object for a logical table name ("analytics", ...)."""
     return resource().Table(table_name(logical))
+
+
+def every_page(logical: str, operation: str = "query", **kwargs: Any) -> list[dict[str, Any]]:
+    """All items a Query (or Scan) of a table returns, following ``LastEvaluatedKey``."""
+    call = getattr(table(logical), operation)
+    items: list[dict[str, Any]] = []
+    while True:
+        page = call(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

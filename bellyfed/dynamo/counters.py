@@ -20,7 +20,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from bellyfed.dynamo import table
+from bellyfed.dynamo import every_page, table
 
 TABLE = "analytics"
 
@@ -102,18 +102,9 @@ def count(pk: str, sk: str = "TOTAL") -> int:
 
 def buckets(pk: str, first: str, last: str) -> list[dict[str, Any]]:
     """Items of ``pk`` with sort keys from ``first`` to ``last`` ("H#…" hours), in order."""
-    items, start = [], None
-    while True:
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(pk) & Key("sk").between(first, last)
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = table(TABLE).query(**kwargs)
-        items += page["Items"]
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
+    return every_page(
+        TABLE, KeyConditionExpression=Key("pk").eq(pk) & Key("sk").between(first, last)
+    )
 
 
 def set_count(pk: str, sk: str, n: int, uniques: int | None = None) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from bellyfed.dynamo import table, table_name
+from bellyfed.dynamo import every_page, table, table_name
 from bellyfed.flags.evaluate import Experiment, Flag, Variant
 
 TABLE = "flags"
@@ -96,18 +96,13 @@ def list_all() -> tuple[dict[str, Flag], dict[str, Experiment]]:
     """Every flag and experiment by name (one Scan; more pages only past 1 MB)."""
     flags: dict[str, Flag] = {}
     experiments: dict[str, Experiment] = {}
-    kwargs: dict[str, Any] = {"FilterExpression": Attr("sk").eq(CONFIG), "ConsistentRead": True}
-    while True:
-        page = table(TABLE).scan(**kwargs)
-        for item in page["Items"]:
-            record = _from_item(item)
-            if isinstance(record, Flag):
-                flags[record.name] = record
-            else:
-                experiments[record.name] = record
-        if "LastEvaluatedKey" not in page:
-            return flags, experiments
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = every_page(TABLE, "scan", FilterExpression=Attr("sk").eq(CONFIG), ConsistentRead=True)
+    for record in map(_from_item, items):
+        if isinstance(record, Flag):
+            flags[record.name] = record
+        else:
+            experiments[record.name] = record
+    return flags, experiments
 
 
 def get(kind: type, name: str) -> Record | None:

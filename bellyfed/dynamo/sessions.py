@@ -21,7 +21,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from bellyfed.dynamo import resource, table, table_name
+from bellyfed.dynamo import every_page, resource, table, table_name
 
 TABLE = "sessions"
 USER_AGENT_CHARS = 200
@@ -126,19 +126,10 @@ def delete(session_id: str) -> None:
 
 def for_user(user_id: int) -> list[StoredSession]:
     """Every stored session of a user, expired ones included (callers filter)."""
-    sessions, start = [], None
-    while True:
-        kwargs: dict[str, Any] = {
-            "IndexName": "user_id",
-            "KeyConditionExpression": Key("user_id").eq(user_id),
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = table(TABLE).query(**kwargs)
-        sessions += [_stored(item) for item in page["Items"]]
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return sessions
+    items = every_page(
+        TABLE, IndexName="user_id", KeyConditionExpression=Key("user_id").eq(user_id)
+    )
+    return [_stored(item) for item in items]
 
 
 def delete_many(session_ids: list[str]) -> None:

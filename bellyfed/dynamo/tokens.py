@@ -27,7 +27,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from bellyfed.dynamo import table
+from bellyfed.dynamo import every_page, table
 
 TABLE = "tokens"
 KINDS = ("api", "reset", "state")
@@ -163,20 +163,10 @@ def touch(token: Token, now: int | None = None) -> None:
 
 def _items_of(user_id: int, kind: str) -> list[dict[str, Any]]:
     """Every stored item of one kind a user holds (through the ``user_id`` index, all pages)."""
-    items, start = [], None
-    while True:
-        kwargs: dict[str, Any] = {
-            "IndexName": "user_id",
-            "KeyConditionExpression": Key("user_id").eq(user_id),
-            "FilterExpression": Attr("kind").eq(kind),
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = table(TABLE).query(**kwargs)
-        items += page["Items"]
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
+    return every_page(
+        TABLE, IndexName="user_id", KeyConditionExpression=Key("user_id").eq(user_id),
+        FilterExpression=Attr("kind").eq(kind),
+    )  # fmt: skip
 
 
 def for_user(user_id: int, kind: str) -> list[Token]:
