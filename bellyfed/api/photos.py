@@ -8,6 +8,8 @@ web forms' do (checked, re-encoded, stored in S3) and commit here, as the web vi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Request, abort, url_for
@@ -26,9 +28,27 @@ from bellyfed.photos.services import (
     is_empty_upload,
     save_upload,
 )
+from bellyfed.reviews.services import TooManyPhotos
 
 MAX_ALT_TEXT = 300
 NO_FILE = "Send the photo as a file part named “photo”, with a file name."
+
+
+@contextmanager
+def upload_problems() -> Iterator[None]:
+    """Saving an upload: a refused image is a 422, too many photos a 409, storage down a 503;
+    the transaction is rolled back first."""
+    try:
+        yield
+    except PhotoRejected as exc:
+        db.session.rollback()
+        abort(422, description=str(exc))
+    except TooManyPhotos as exc:
+        db.session.rollback()
+        abort(409, description=str(exc))
+    except PhotoStorageUnavailable as exc:
+        db.session.rollback()
+        abort(503, description=str(exc))
 
 
 class MultipartParser(FlaskParser):
@@ -114,14 +134,8 @@ def upload(photo: FileStorage, alt_text: str) -> tuple[dict[str, Any], int, dict
     """
     if is_empty_upload(photo):
         abort(422, description=NO_FILE)
-    try:
+    with upload_problems():
         saved = save_upload(photo, uploader_id=caller_user().id, alt_text=alt_text)
-    except PhotoRejected as exc:
-        db.session.rollback()
-        abort(422, description=str(exc))
-    except PhotoStorageUnavailable as exc:
-        db.session.rollback()
-        abort(503, description=str(exc))
     db.session.commit()
     body = present(saved)
     return body, 201, {"Location": body["url"]}

@@ -20,11 +20,12 @@ from werkzeug.datastructures import FileStorage
 from bellyfed.analytics.events import record
 from bellyfed.api.auth import SECURITY, caller_user, token_required
 from bellyfed.api.cache import cached
+from bellyfed.api.photos import NO_FILE, upload_problems
 from bellyfed.api.schemas import Blueprint, doc, errors, plain_text
 from bellyfed.dishes.models import Dish
 from bellyfed.extensions import db
 from bellyfed.photos.models import Photo
-from bellyfed.photos.services import PhotoRejected, PhotoStorageUnavailable, is_empty_upload
+from bellyfed.photos.services import is_empty_upload
 from bellyfed.restaurants.models import Restaurant
 from bellyfed.restaurants.views import REVIEWS_PER_PAGE
 from bellyfed.reviews import services
@@ -308,20 +309,11 @@ def add_photo(review_id: int, photo: FileStorage) -> tuple[dict[str, Any], int, 
     """Add a photo to my review (multipart/form-data, field ``photo``); answers the review."""
     mine = _own_review(review_id, lock=True)  # concurrent uploads can't pass the limit together
     if is_empty_upload(photo):
-        abort(422, description="Send the photo as a file part named “photo”, with a file name.")
-    try:
+        abort(422, description=NO_FILE)
+    with upload_problems():
         services.edit_review(mine, rating=mine.rating, title=mine.title, body=mine.body,
                              visited_on=mine.visited_on, dish_id=mine.dish_id,
                              uploads=[photo])  # fmt: skip
-    except services.TooManyPhotos as exc:
-        db.session.rollback()
-        abort(409, description=str(exc))
-    except PhotoRejected as exc:
-        db.session.rollback()
-        abort(422, description=str(exc))
-    except PhotoStorageUnavailable as exc:
-        db.session.rollback()
-        abort(503, description=str(exc))
     db.session.commit()
     location = url_for("photos.show", photo_id=mine.photos[-1].id, _external=True)
     return _created(mine, location)
