@@ -9,7 +9,16 @@ from flask import abort, url_for
 from marshmallow import Schema, fields, validate
 
 from bellyfed.api.cache import cached
-from bellyfed.api.schemas import Blueprint, CitySchema, DishTypeRefSchema, MoneySchema, doc, errors
+from bellyfed.api.schemas import (
+    Blueprint,
+    CitySchema,
+    DishLinkSchema,
+    DishTypeRefSchema,
+    MoneySchema,
+    RestaurantLinkSchema,
+    doc,
+    errors,
+)
 from bellyfed.dishes.models import DishType
 from bellyfed.leaderboards import queries, scoring
 from bellyfed.leaderboards.queries import (
@@ -37,17 +46,11 @@ class BoardArgs(Schema):
     )
 
 
-class BoardDishSchema(Schema):
-    id = fields.Integer(required=True)
-    name = fields.String(required=True)
+class BoardDishSchema(DishLinkSchema):
     price = fields.Nested(MoneySchema, required=True)
-    url = fields.String(required=True, metadata=doc("The dish's API URL."))
 
 
-class BoardRestaurantSchema(Schema):
-    slug = fields.String(required=True)
-    name = fields.String(required=True)
-    url = fields.String(required=True, metadata=doc("The restaurant's API URL."))
+class BoardRestaurantSchema(RestaurantLinkSchema):
     web_url = fields.String(required=True)
 
 

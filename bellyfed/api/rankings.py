@@ -30,7 +30,15 @@ from werkzeug.http import quote_etag
 
 from bellyfed.analytics.events import record
 from bellyfed.api.auth import SECURITY, caller_user, token_required
-from bellyfed.api.schemas import Blueprint, DishTypeRefSchema, doc, errors, plain_text
+from bellyfed.api.schemas import (
+    Blueprint,
+    DishLinkSchema,
+    DishTypeRefSchema,
+    RestaurantLinkSchema,
+    doc,
+    errors,
+    plain_text,
+)
 from bellyfed.core.vocab import TASTE_STATUSES
 from bellyfed.dishes.models import Dish, DishType
 from bellyfed.extensions import db
@@ -117,17 +125,8 @@ class RankingArgs(Schema):
             raise ValidationError(PHOTO_WITH_STATUS, field_name="photo_id")
 
 
-class DishRefSchema(Schema):
-    id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    url = fields.String(required=True, metadata=doc("The dish in the API."))
-
-
-class RestaurantRefSchema(Schema):
-    slug = fields.String(required=True)
-    name = fields.String(required=True)
+class RestaurantRefSchema(RestaurantLinkSchema):
     city = fields.String(required=True)
-    url = fields.String(required=True, metadata=doc("The restaurant in the API."))
 
 
 class EntrySchema(Schema):
@@ -145,7 +144,7 @@ class EntrySchema(Schema):
         allow_none=True,
         metadata=doc("Your photo of the dish (its URL; a top-5 place has one), or null."),
     )
-    dish = fields.Nested(DishRefSchema, required=True)
+    dish = fields.Nested(DishLinkSchema, required=True)
     restaurant = fields.Nested(RestaurantRefSchema, required=True)
     updated_at = fields.DateTime(required=True)
 
@@ -173,12 +172,12 @@ class RankingsSchema(Schema):
 
 
 class DroppedSchema(Schema):
-    dish = fields.Nested(DishRefSchema, required=True)
+    dish = fields.Nested(DishLinkSchema, required=True)
     restaurant = fields.Nested(RestaurantRefSchema, required=True)
 
 
 class ChangeSchema(Schema):
-    dish = fields.Nested(DishRefSchema, required=True)
+    dish = fields.Nested(DishLinkSchema, required=True)
     restaurant = fields.Nested(RestaurantRefSchema, required=True)
     position = fields.Integer(required=True, allow_none=True)
     status = fields.String(required=True, allow_none=True)

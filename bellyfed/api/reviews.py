@@ -21,7 +21,14 @@ from bellyfed.analytics.events import record
 from bellyfed.api.auth import SECURITY, caller_user, token_required
 from bellyfed.api.cache import cached
 from bellyfed.api.photos import NO_FILE, upload_problems
-from bellyfed.api.schemas import Blueprint, doc, errors, plain_text
+from bellyfed.api.schemas import (
+    Blueprint,
+    DishLinkSchema,
+    RestaurantLinkSchema,
+    doc,
+    errors,
+    plain_text,
+)
 from bellyfed.dishes.models import Dish
 from bellyfed.extensions import db
 from bellyfed.photos.models import Photo
@@ -91,18 +98,6 @@ class ReviewAuthorSchema(Schema):
     display_name = fields.String(required=True)
 
 
-class RestaurantLinkSchema(Schema):
-    slug = fields.String(required=True)
-    name = fields.String(required=True)
-    url = fields.String(required=True)
-
-
-class ReviewDishSchema(Schema):
-    id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    url = fields.String(required=True)
-
-
 class ReviewPhotoSchema(Schema):
     id = fields.Integer(required=True)
     url = fields.String(required=True)
@@ -126,7 +121,7 @@ class ReviewSchema(Schema):
     title = fields.String(required=True)
     body = fields.String(required=True)
     visited_on = fields.Date(required=True, allow_none=True)
-    dish = fields.Nested(ReviewDishSchema, required=True, allow_none=True)
+    dish = fields.Nested(DishLinkSchema, required=True, allow_none=True)
     photos = fields.List(fields.Nested(ReviewPhotoSchema), required=True)
     helpful = fields.Nested(HelpfulSchema, required=True)
     created_at = fields.DateTime(required=True)

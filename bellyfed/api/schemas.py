@@ -98,6 +98,18 @@ class DishTypeRefSchema(Schema):
     name = fields.String(required=True)
 
 
+class DishLinkSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    url = fields.String(required=True, metadata=doc("The dish's API URL."))
+
+
+class RestaurantLinkSchema(Schema):
+    slug = fields.String(required=True)
+    name = fields.String(required=True)
+    url = fields.String(required=True, metadata=doc("The restaurant's API URL."))
+
+
 class MoneySchema(Schema):
     amount_minor = fields.Integer(required=True, metadata={"description": "In sen or cents."})
     currency = fields.String(required=True, metadata={"example": "MYR"})
