@@ -46,7 +46,7 @@ def register_extensions(app: Flask) -> None:
     import bellyfed.all_models  # noqa: F401  (the metadata must be complete before migrations run)
     from bellyfed import accounts, flags, ops
     from bellyfed.analytics import events
-    from bellyfed.core import formatting, web
+    from bellyfed.core import formatting, pagecache, web
     from bellyfed.extensions import db, migrate
     from bellyfed.queue import celery_init_app
 
@@ -62,6 +62,7 @@ def register_extensions(app: Flask) -> None:
     flags.init_app(app)
     web.init_app(app)
     formatting.init_app(app)
+    pagecache.init_app(app)
     celery_init_app(app)
 
 

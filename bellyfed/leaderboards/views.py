@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from bellyfed.analytics.events import record
 from bellyfed.core.htmx import render_page_or_fragment
+from bellyfed.core.pagecache import anonymous_page
 from bellyfed.dishes.cards import dish_card_context
 from bellyfed.dishes.models import DishType
 from bellyfed.leaderboards import bp, scoring
@@ -36,12 +37,14 @@ def scoring_facts() -> dict[str, int | float]:
 
 
 @bp.get("/dishes")
+@anonymous_page
 def index() -> ResponseReturnValue:
     """Every dish type, with how many diners ranked it."""
     return render_template("leaderboards/index.html", dish_types=dish_types_with_counts())
 
 
 @bp.get("/dishes/<type_slug>")
+@anonymous_page
 def dish_type(type_slug: str) -> ResponseReturnValue:
     """One dish type: each city's top 3, linking to the full boards."""
     kind = _dish_type_or_404(type_slug)
@@ -52,6 +55,7 @@ def dish_type(type_slug: str) -> ResponseReturnValue:
 
 
 @bp.get("/dishes/<type_slug>/<city_slug>")
+@anonymous_page
 def city_board(type_slug: str, city_slug: str) -> ResponseReturnValue:
     """A city's full board for a dish type, a page at a time (``?after=<rank>``)."""
     kind = _dish_type_or_404(type_slug)

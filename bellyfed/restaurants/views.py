@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bellyfed.accounts.services import load_preferences
 from bellyfed.analytics.events import record
 from bellyfed.core.htmx import render_page_or_fragment
+from bellyfed.core.pagecache import anonymous_page
 from bellyfed.core.vocab import CONTACT_LINKS, WEEKDAYS
 from bellyfed.dishes.cards import dish_card_context
 from bellyfed.extensions import db
@@ -69,6 +70,7 @@ def index() -> ResponseReturnValue:
 
 
 @bp.get("/restaurants/<slug>")
+@anonymous_page
 def detail(slug: str) -> ResponseReturnValue:
     """Profile, hours and open-now state, contact, menu with standings, reviews and photos."""
     sort = request.args.get("reviews", "helpful")
