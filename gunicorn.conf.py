@@ -73,3 +73,10 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid, PROMETHEUS_DIR)
+
+
+def worker_exit(server, worker):
+    """Send the analytics events this worker batched but has not sent yet (a graceful exit)."""
+    from bellyfed.analytics.events import send_pending
+
+    send_pending()

@@ -30,6 +30,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
 def engine_options(env: Mapping[str, str]) -> dict[str, Any]:
     """SQLAlchemy pool settings, chosen on purpose (see docs/architecture.md#connection-pooling)."""
     statement_timeout_ms = _int(env, "DB_STATEMENT_TIMEOUT_MS", 15_000)
@@ -138,9 +148,15 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "API_RATE_LIMIT_TOKEN": env.get("API_RATE_LIMIT_TOKEN", "300 per minute"),
         "API_RATE_LIMIT_ANONYMOUS": env.get("API_RATE_LIMIT_ANONYMOUS", "60 per minute"),
         "API_RATE_LIMIT_ADDRESS": env.get("API_RATE_LIMIT_ADDRESS", "1000 per minute"),
+        # How long each web process serves a page it rendered to signed-out visitors (0: off), and
+        # how much it keeps (bellyfed/core/pagecache.py). Signed-in diners always get fresh pages.
+        "PAGE_CACHE_SECONDS": _int(env, "PAGE_CACHE_SECONDS", 15),
+        "PAGE_CACHE_MAX_BYTES": _int(env, "PAGE_CACHE_MAX_BYTES", 64 * 1024 * 1024),
         "FLAGS_CACHE_SECONDS": _int(env, "FLAGS_CACHE_SECONDS", 30),  # staleness vs DynamoDB reads
-        # Off only to measure what tracking costs (bench/analytics.py).
+        # Off only to measure what tracking costs (bench/suite.py).
         "ANALYTICS_ENABLED": env.get("ANALYTICS_ENABLED", "1") == "1",
+        # Each web process folds its events and sends them to Redis this often (0: every request).
+        "ANALYTICS_BATCH_SECONDS": _float(env, "ANALYTICS_BATCH_SECONDS", 1.0),
         "PHOTO_BUCKET": env.get("PHOTO_BUCKET", f"bellyfed-{bellyfed_env}-photos"),
         # Uploads: per photo, photos per review, and the request as a whole (-> 413 beyond it).
         "PHOTO_MAX_BYTES": _int(env, "PHOTO_MAX_BYTES", 8 * 1024 * 1024),

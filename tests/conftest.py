@@ -84,6 +84,10 @@ def make_test_app(database_url: str, aws_endpoint: str | None = None, **override
         # Off: most tests change rows without committing, which never bumps the search version.
         # tests/search/test_cache.py turns it on and commits its changes.
         "SEARCH_CACHE_SECONDS": 0,
+        # Off for the same reason (tests/core/test_pagecache.py turns it on).
+        "PAGE_CACHE_SECONDS": 0,
+        # Events reach Redis with each request (tests/analytics/test_batch.py batches them).
+        "ANALYTICS_BATCH_SECONDS": 0,
         # Messages stay in app.extensions["outbox"] (bellyfed/core/mail.py), sent in the request.
         "MAIL_BACKEND": "memory",
         "MAIL_VIA_WORKER": False,

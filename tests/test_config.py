@@ -80,6 +80,7 @@ def test_production_with_secrets_uses_secure_cookies():
 @pytest.mark.parametrize(("env", "message"), [
     ({"BELLYFED_ENV": "staging"}, "BELLYFED_ENV must be one of"),
     ({"DB_POOL_SIZE": "lots"}, "DB_POOL_SIZE must be a whole number"),
+    ({"ANALYTICS_BATCH_SECONDS": "soon"}, "ANALYTICS_BATCH_SECONDS must be a number"),
 ])  # fmt: skip
 def test_bad_settings_are_named(env, message):
     with pytest.raises(ConfigError, match=message):
