@@ -152,6 +152,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # how much it keeps (bellyfed/core/pagecache.py). Signed-in diners always get fresh pages.
         "PAGE_CACHE_SECONDS": _int(env, "PAGE_CACHE_SECONDS", 15),
         "PAGE_CACHE_MAX_BYTES": _int(env, "PAGE_CACHE_MAX_BYTES", 64 * 1024 * 1024),
+        # Counts over every restaurant and board (home page, dish index) kept per process this long.
+        "AGGREGATE_CACHE_SECONDS": _int(env, "AGGREGATE_CACHE_SECONDS", 60),
         "FLAGS_CACHE_SECONDS": _int(env, "FLAGS_CACHE_SECONDS", 30),  # staleness vs DynamoDB reads
         # Off only to measure what tracking costs (bench/suite.py).
         "ANALYTICS_ENABLED": env.get("ANALYTICS_ENABLED", "1") == "1",

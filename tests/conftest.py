@@ -86,6 +86,7 @@ def make_test_app(database_url: str, aws_endpoint: str | None = None, **override
         "SEARCH_CACHE_SECONDS": 0,
         # Off for the same reason (tests/core/test_pagecache.py turns it on).
         "PAGE_CACHE_SECONDS": 0,
+        "AGGREGATE_CACHE_SECONDS": 0,  # tests/core/test_memo.py turns it on
         # Events reach Redis with each request (tests/analytics/test_batch.py batches them).
         "ANALYTICS_BATCH_SECONDS": 0,
         # Messages stay in app.extensions["outbox"] (bellyfed/core/mail.py), sent in the request.

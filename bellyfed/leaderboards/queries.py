@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased, contains_eager
 
+from bellyfed.core.memo import aggregate
 from bellyfed.dishes.models import Dish, DishType
 from bellyfed.extensions import db
 from bellyfed.leaderboards.models import LeaderboardEntry
@@ -123,6 +124,7 @@ def standings_for_dishes(dish_ids: Iterable[int]) -> dict[int, Standing]:
     return {dish_id: Standing(*standing) for dish_id, *standing in rows}
 
 
+@aggregate
 def dish_types_with_counts() -> list[tuple[DishType, int, int]]:
     """Every dish type with how many diners ranked it and in how many cities, most ranked first."""
     # A diner's ranked dishes of a type hold positions 1..n (rankings.services), so each diner

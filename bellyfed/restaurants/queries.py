@@ -5,11 +5,13 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from bellyfed.core.memo import aggregate
 from bellyfed.dishes.models import Dish
 from bellyfed.extensions import db
 from bellyfed.restaurants.models import City, Restaurant
 
 
+@aggregate
 def cities_with_counts() -> list[tuple[City, int]]:
     """Every city with how many active restaurants it has, largest first."""
     count = func.count(Restaurant.id)
