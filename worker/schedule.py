@@ -23,6 +23,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 300.0,
         "options": {"expires": 290},
     },
+    # Ranking changes queue their own boards; this catches up any a broker outage left stale
+    # (about 10 s of one worker at 1.4M rankings: bench/leaderboards.py).
     "recompute-leaderboards": {
         "task": "worker.tasks.recompute_leaderboards",
         "schedule": 900.0,

@@ -7,6 +7,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from celery import shared_task
 from flask import current_app
 from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
 
 from bellyfed.accounts.password_reset import send_link
 from bellyfed.analytics import trending
@@ -15,6 +16,7 @@ from bellyfed.analytics.rollups import rollup_recent
 from bellyfed.core.mail import Message, deliver
 from bellyfed.extensions import db
 from bellyfed.leaderboards.compute import recompute_all
+from bellyfed.leaderboards.updates import recompute_queued
 from bellyfed.ops.heartbeat import record_heartbeat
 from bellyfed.redis_client import get_redis
 from bellyfed.search.refresh import refresh_popular
@@ -59,10 +61,19 @@ def recompute_trending() -> dict[str, int]:
 
 @shared_task(name="worker.tasks.recompute_leaderboards", **RETRY)
 def recompute_leaderboards() -> int:
-    """Every city leaderboard from the rankings (a safety net; changes recompute their board)."""
+    """Every city leaderboard: the safety net for a board recompute never queued, or lost."""
     entries = recompute_all()
     db.session.commit()
     return entries
+
+
+# A board's writers queue behind a full recompute's table lock and may hit the statement timeout:
+# worth another try, as is a lost database connection.
+@shared_task(name="worker.tasks.recompute_leaderboard",
+             **(RETRY | {"autoretry_for": (*TRANSIENT, OperationalError)}))  # fmt: skip
+def recompute_leaderboard(dish_type_id: int, city_id: int) -> int:
+    """One city board, queued (debounced) after its rankings changed; see leaderboards.updates."""
+    return recompute_queued((dish_type_id, city_id))
 
 
 @shared_task(name="worker.tasks.refresh_search_cache", **RETRY)

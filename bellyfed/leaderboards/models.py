@@ -12,7 +12,7 @@ from bellyfed.extensions import db
 
 
 class LeaderboardEntry(db.Model):
-    """A dish's standing: rebuilt per (dish type, city) whenever a ranking there changes."""
+    """A dish's standing: rebuilt per (dish type, city) soon after a ranking there changes."""
 
     __tablename__ = "leaderboard_entries"
     __table_args__ = (

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
@@ -29,6 +30,7 @@ SCREENSHOTS = (
 class LiveServer:
     url: str
     database_url: str
+    app: Flask  # to run the worker's tasks against the same database
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +46,7 @@ def live_server(aws_endpoint: str) -> Iterator[LiveServer]:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
-            yield LiveServer(f"http://127.0.0.1:{server.server_port}", url)
+            yield LiveServer(f"http://127.0.0.1:{server.server_port}", url, app)
         finally:
             server.shutdown()
 

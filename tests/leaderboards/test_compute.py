@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import text
 
 from bellyfed.extensions import db
@@ -13,23 +12,8 @@ from bellyfed.leaderboards.compute import (
     recompute_boards,
 )
 from bellyfed.leaderboards.queries import board
-from tests.factories import CityFactory, DishTypeFactory, RankingFactory, UserFactory
+from tests.factories import DishTypeFactory, RankingFactory, UserFactory
 from tests.leaderboards.boards import dish, entries, rank
-
-
-@pytest.fixture
-def kl(db_session):
-    return CityFactory(slug="kuala-lumpur", name="Kuala Lumpur")
-
-
-@pytest.fixture
-def penang(db_session):
-    return CityFactory(slug="penang", name="Penang")
-
-
-@pytest.fixture
-def nasi_lemak(db_session):
-    return DishTypeFactory(slug="nasi-lemak", name="Nasi Lemak")
 
 
 def test_a_board_ranks_its_dishes_by_bayesian_score(kl, nasi_lemak):

@@ -14,6 +14,7 @@ from tests.factories import (
     RestaurantFactory,
     UserFactory,
 )
+from tests.leaderboards.boards import queued_boards, run_queued_recomputes
 
 
 @pytest.fixture
@@ -154,17 +155,57 @@ def test_bad_requests_are_refused_with_a_reason(setup, db_session):
         services.place(user.id, DishFactory(dish_type=None, name="Kopi O"), 1)
 
 
-def test_leaderboard_and_restaurant_stats_follow_each_change(setup, db_session):
-    user, _, d = setup
+def test_restaurant_stats_follow_each_change_and_its_board_follows_the_commit(
+    app, setup, db_session, redis_client
+):
+    user, dish_type, d = setup
+    board = (dish_type.id, d[0].restaurant.city_id)
     services.place(user.id, d[0], 1)
-    entry = db_session.scalar(select(LeaderboardEntry).where(LeaderboardEntry.dish_id == d[0].id))
-    assert (entry.rank, entry.rankers, entry.first_places, entry.points) == (1, 1, 1, 5)
     db_session.expire_all()  # the stats are written by a set-based UPDATE, not through the ORM
     assert db_session.get(Restaurant, d[0].restaurant_id).ranking_points == 5
+    assert standing(d[0]) is None  # the board is the worker's job, once this commits
+    assert queued_boards(redis_client) == []
+
+    db_session.commit()
+    assert run_queued_recomputes(app, redis_client) == [board]
+    assert standing(d[0]) == (1, 1, 1, 5)
+
     services.place(user.id, d[1], 1)  # d[0] moves to #2: 4 points
+    db_session.commit()
     db_session.expire_all()
     assert db_session.get(Restaurant, d[0].restaurant_id).ranking_points == 4
-    assert (
-        db_session.scalar(select(LeaderboardEntry.rank).where(LeaderboardEntry.dish_id == d[1].id))
-        == 1
-    )
+    assert run_queued_recomputes(app, redis_client) == [board]
+    assert standing(d[1]) == (1, 1, 1, 5)
+    assert standing(d[0]) == (2, 1, 0, 4)
+
+
+def test_every_kind_of_change_queues_its_board(setup, db_session, redis_client):
+    user, dish_type, d = setup
+    board = (dish_type.id, d[0].restaurant.city_id)
+    change = services.place(user.id, d[0], 1)
+    changes = [
+        lambda: services.place(user.id, d[1], 1),
+        lambda: services.move(user.id, change.ranking, -1),
+        lambda: services.mark(user.id, d[0], "acceptable"),
+        lambda: services.remove(user.id, change.ranking),
+    ]
+    for make in changes:
+        db_session.commit()
+        assert queued_boards(redis_client) == [board]
+        redis_client.flushdb()  # the queue taken and the run done: the next change queues again
+        make()
+    db_session.commit()
+    assert queued_boards(redis_client) == [board]
+
+
+def standing(dish) -> tuple[int, int, int, int] | None:
+    """(rank, rankers, first places, points) of the dish on its board, if it is on one."""
+    row = services.db.session.execute(
+        select(
+            LeaderboardEntry.rank,
+            LeaderboardEntry.rankers,
+            LeaderboardEntry.first_places,
+            LeaderboardEntry.points,
+        ).where(LeaderboardEntry.dish_id == dish.id)
+    ).one_or_none()
+    return None if row is None else tuple(row)

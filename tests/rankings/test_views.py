@@ -1,12 +1,15 @@
 """Ranking from a dish card over HTTP: photo and notes required, clear errors, my pages."""
 
 import io
+import logging
 
 import pytest
 from sqlalchemy import select
 
+from bellyfed.leaderboards import updates
 from bellyfed.rankings.models import Ranking
 from tests.factories import DishFactory, DishTypeFactory, RankingFactory, UserFactory
+from tests.leaderboards.boards import queued_boards, run_queued_recomputes, take_the_broker_down
 from tests.photos.images import plain_jpeg
 from tests.web import log_in, post, text
 
@@ -40,6 +43,37 @@ def test_ranking_a_dish_with_notes_and_photo(browser, diner, db_session):
     page = text(browser.get("/me/rankings"))
     assert "Nasi Lemak Ayam" in page
     assert "is #1 in your" in page
+
+
+def test_the_city_board_shows_a_ranking_once_the_worker_has_run(
+    app, browser, diner, db_session, redis_client
+):
+    dish = DishFactory(name="Nasi Lemak Ayam")
+    board_page = f"/dishes/{dish.dish_type.slug}/{dish.restaurant.city.slug}"
+    assert rank(browser, dish, "1").status_code == 302
+    assert "is #1 in your" in text(browser.get("/me/rankings"))
+    assert "top 5 yet" in text(browser.get(board_page))  # not computed in the request
+
+    assert run_queued_recomputes(app, redis_client) == [
+        (dish.dish_type_id, dish.restaurant.city_id)
+    ]
+    assert "Nasi Lemak Ayam" in text(browser.get(board_page))
+
+
+def test_with_the_broker_down_a_ranking_still_saves(
+    app, browser, diner, db_session, redis_client, monkeypatch, caplog
+):
+    dish = DishFactory(name="Nasi Lemak Ayam")
+    take_the_broker_down(app, monkeypatch)
+    with caplog.at_level(logging.ERROR, logger=updates.__name__):
+        response = rank(browser, dish, "1")
+
+    assert (response.status_code, response.headers["Location"]) == (302, "/me/rankings")
+    assert "is #1 in your" in text(browser.get("/me/rankings"))
+    ranking = db_session.scalar(select(Ranking).where(Ranking.user_id == diner.id))
+    assert (ranking.dish_id, ranking.position) == (dish.id, 1)
+    assert "the periodic recompute will catch up" in caplog.text
+    assert queued_boards(redis_client) == []
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from tests.factories import (
     ReviewFactory,
     UserFactory,
 )
+from tests.leaderboards.boards import run_queued_recomputes
 from tests.web import count_statements, text
 
 
@@ -72,11 +73,13 @@ def test_closed_without_hours(browser, db_session):
     assert '<span class="badge closed">Closed</span>' in page
 
 
-def test_each_dish_shows_its_standing_in_the_city_board(browser, db_session):
+def test_each_dish_shows_its_standing_in_the_city_board(app, browser, db_session, redis_client):
     restaurant, dishes = make_restaurant()
     rankings.place(UserFactory().id, dishes[1], 1)
     rankings.place(UserFactory().id, dishes[0], 1)
     rankings.place(UserFactory().id, dishes[1], 1)
+    db_session.commit()
+    run_queued_recomputes(app, redis_client)  # what the worker does once the changes commit
     page = text(browser.get(f"/restaurants/{restaurant.slug}"))
     assert "#1 of 2</a> Nasi Lemak in" in page
     assert "#2 of 2</a> Nasi Lemak in" in page
