@@ -46,7 +46,8 @@ IDENTITY_TABLES = tuple(name for name, cols in TABLE_COLUMNS.items() if cols[0] 
 
 # Every table the demo data fills, children first: the order --reset empties them in.
 ALL_TABLES = (
-    "leaderboard_entries", "review_votes", "comments", "dish_votes", "ranking_history", "rankings", "photos", "reviews",
+    "restaurant_search_documents", "search_terms", "leaderboard_entries", "review_votes",
+    "comments", "dish_votes", "ranking_history", "rankings", "photos", "reviews",
     "user_favourite_cuisines", "user_preferences", "users", "dish_prices", "dishes",
     "menu_categories", "special_closures", "operating_hours", "restaurant_cuisines", "restaurants",
     "dish_types", "cuisines", "cities",

@@ -12,15 +12,18 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     SmallInteger,
     Table,
+    Text,
     Time,
     UniqueConstraint,
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bellyfed.core.models import Timestamps, id_column
@@ -39,6 +42,38 @@ restaurant_cuisines = Table(
     Column("cuisine_id", ForeignKey("cuisines.id", ondelete="CASCADE"), primary_key=True),
     # The primary key serves "cuisines of a restaurant"; this serves the cuisine filter.
     Index("ix_restaurant_cuisines_cuisine_id_restaurant_id", "cuisine_id", "restaurant_id"),
+)
+
+# Written only by triggers (migration 0005). A search matches the query against the dictionary
+# of distinct cuisine, dish type and dish names, then finds documents by city, name and term ids.
+search_terms = Table(
+    "search_terms",
+    db.metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column("term", Text, nullable=False, unique=True),
+    Index(
+        "ix_search_terms_term_trgm",
+        "term",
+        postgresql_using="gin",
+        postgresql_ops={"term": "gin_trgm_ops"},
+    ),
+)
+restaurant_search_documents = Table(
+    "restaurant_search_documents",
+    db.metadata,
+    Column("restaurant_id", ForeignKey("restaurants.id", ondelete="CASCADE"), primary_key=True),
+    Column("city_id", BigInteger, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("term_ids", ARRAY(BigInteger), nullable=False),
+    # btree_gin puts city_id in the same index: "this city and this text" is one index search.
+    Index(
+        "ix_restaurant_search_documents_city_id_name_term_ids",
+        "city_id",
+        "name",
+        "term_ids",
+        postgresql_using="gin",
+        postgresql_ops={"name": "gin_trgm_ops"},
+    ),
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from math import cos, radians
@@ -29,14 +30,12 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
     tuple_,
-    union,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import selectinload
 
-from bellyfed.dishes.models import Dish, DishType
+from bellyfed.dishes.models import Dish
 from bellyfed.dynamo import search_cache
 from bellyfed.extensions import db
 from bellyfed.ops.metrics import count_cache_lookup
@@ -50,12 +49,11 @@ from bellyfed.restaurants.models import (
     restaurant_cuisines,
 )
 from bellyfed.search.params import SearchParams, encode_cursor
+from bellyfed.search.text import allow_typos, matching_terms, text_matches
 from bellyfed.search.versions import queue_read_version
 
 PAGE_SIZE = 20
 EARTH_KM = 6371.0
-# Word similarity ("nasi lemk" in "Nasi Lemak Ayam"): below the 0.6 default, to forgive typos.
-WORD_SIMILARITY = 0.5
 # What a results card shows, loaded with the page (fresh or from the cache) in a fixed few queries.
 CARD_LOADS = (
     selectinload(Restaurant.city),
@@ -87,24 +85,6 @@ def distance_km(lat: float, lng: float) -> ColumnElement[float]:
         func.radians(Restaurant.latitude)
     ) * func.power(func.sin(dlng), 2)
     return (2 * EARTH_KM * func.asin(func.sqrt(func.least(a, 1.0)))).cast(Float)
-
-
-def _text_matches(q: str) -> Select:
-    """Ids of restaurants whose name, cuisine, dish type or dish name matches ``q``."""
-    if len(q) < 3:  # too short for trigrams: a prefix match on names
-        pattern = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return select(Restaurant.id).where(Restaurant.name.ilike(pattern))
-    similar = lambda column: column.op("%>")(q)  # noqa: E731 - word_similarity(q, column) above threshold
-    return union(
-        select(Restaurant.id).where(similar(Restaurant.name)),
-        select(restaurant_cuisines.c.restaurant_id)
-        .join(Cuisine, Cuisine.id == restaurant_cuisines.c.cuisine_id)
-        .where(similar(Cuisine.name)),
-        select(Dish.restaurant_id).where(similar(Dish.name)),
-        select(Dish.restaurant_id)
-        .join(DishType, DishType.id == Dish.dish_type_id)
-        .where(similar(DishType.name)),
-    )
 
 
 def _open_now() -> ColumnElement[bool]:
@@ -154,9 +134,15 @@ def _sort_key(params: SearchParams) -> tuple[ColumnElement, bool]:
     return column, False
 
 
-def build_query(params: SearchParams, page_size: int = PAGE_SIZE) -> Select:
-    """The SELECT for one page (page_size + 1 rows, to know whether another page follows)."""
+def build_query(
+    params: SearchParams, page_size: int = PAGE_SIZE, term_ids: Sequence[int] = ()
+) -> Select:
+    """The SELECT for one page (page_size + 1 rows, to know whether another page follows).
+
+    ``term_ids`` are the dictionary names the text matched (``text.matching_terms``).
+    """
     query = select(Restaurant).where(Restaurant.is_active)
+    city_id = None
     if params.city:
         # A scalar subquery (an InitPlan), so the planner can use the (city_id, sort) indexes.
         city_id = select(City.id).where(City.slug == params.city).scalar_subquery()
@@ -181,7 +167,7 @@ def build_query(params: SearchParams, page_size: int = PAGE_SIZE) -> Select:
             )
         )
     if params.q:
-        query = query.where(Restaurant.id.in_(_text_matches(params.q)))
+        query = query.where(text_matches(params.q, term_ids, city_id))
     if params.open_now:
         query = query.where(_open_now())
     distance = distance_km(*params.near) if params.near else None
@@ -212,10 +198,11 @@ def build_query(params: SearchParams, page_size: int = PAGE_SIZE) -> Select:
 
 def search(params: SearchParams, page_size: int = PAGE_SIZE) -> SearchPage:
     """Run the search and return one page."""
+    term_ids: list[int] = []
     if params.q:
-        # For this transaction only: the typo tolerance of the word-similarity operator.
-        db.session.execute(text(f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}"))
-    rows = db.session.execute(build_query(params, page_size)).all()
+        allow_typos()
+        term_ids = matching_terms(params.q)
+    rows = db.session.execute(build_query(params, page_size, term_ids)).all()
     more = len(rows) > page_size
     rows = rows[:page_size]
     next_cursor = encode_cursor(params.sort, rows[-1].sort_value, rows[-1][0].id) if more else None

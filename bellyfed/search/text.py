@@ -1,0 +1,66 @@
+"""Typo-tolerant text matching over the search documents (kept by triggers, migration 0005).
+
+A query matches a restaurant when it is word-similar to the restaurant's name or to one of its
+cuisine, dish type or dish names, each name on its own. Those names repeat across thousands of
+restaurants, so they are matched once, in the dictionary of distinct names (``search_terms``),
+and restaurants are found by the ids of the names that matched. Trigram checks stay on short
+texts, and one GIN index answers "in this city, with this name or one of these terms".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import BigInteger, ColumnElement, cast, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from bellyfed.extensions import db
+from bellyfed.restaurants.models import Restaurant, restaurant_search_documents, search_terms
+
+# Word similarity ("nasi lemk" in "Nasi Lemak Ayam"): below the 0.6 default, to forgive typos.
+WORD_SIMILARITY = 0.5
+# Shorter queries have too few trigrams: they match the start of restaurant names instead.
+MIN_TRIGRAM_QUERY = 3
+
+
+def allow_typos() -> None:
+    """Set the word-similarity threshold for this transaction (before matching).
+
+    And no JIT: a search's estimated cost can pass ``jit_above_cost`` while it runs in
+    milliseconds, and compiling its expressions then costs 20-30 ms more than it saves.
+    """
+    db.session.execute(
+        text("SELECT set_config('pg_trgm.word_similarity_threshold', :similarity, true), "
+             "set_config('jit', 'off', true)"),
+        {"similarity": str(WORD_SIMILARITY)},
+    )  # fmt: skip
+
+
+def matching_terms(q: str) -> list[int]:
+    """Ids of the cuisine, dish type and dish names ``q`` is word-similar to.
+
+    Run apart from the search so the planner sees the ids as constants: with the column's
+    statistics it knows how common they are, and walks a sort index for common dishes instead of
+    collecting and sorting thousands of restaurants.
+    """
+    if len(q) < MIN_TRIGRAM_QUERY:
+        return []
+    terms = search_terms.c
+    return list(db.session.scalars(select(terms.id).where(terms.term.op("%>")(q))))
+
+
+def text_matches(
+    q: str, term_ids: Sequence[int], city_id: ColumnElement[int] | None
+) -> ColumnElement[bool]:
+    """Restaurants whose name, or one of the names in ``term_ids``, matches ``q``."""
+    if len(q) < MIN_TRIGRAM_QUERY:  # a prefix match on names
+        pattern = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return Restaurant.name.ilike(pattern)
+    docs = restaurant_search_documents.c
+    matched = docs.name.op("%>")(q)  # word_similarity(q, name) above the threshold
+    if term_ids:  # the cheap test first: PostgreSQL evaluates OR in the order written
+        matched = or_(docs.term_ids.overlap(cast(list(term_ids), ARRAY(BigInteger))), matched)
+    matching = select(docs.restaurant_id).where(matched)
+    if city_id is not None:
+        matching = matching.where(docs.city_id == city_id)
+    return Restaurant.id.in_(matching)
