@@ -132,6 +132,8 @@ class Restaurant(Timestamps, db.Model):
         CheckConstraint("email IS NULL OR email LIKE '%_@_%'", name="email_shape"),
         # Search narrows by city and filters first; trigram serves typo-tolerant names.
         Index("ix_restaurants_city_id_price_level", "city_id", "price_level"),
+        # A city's active restaurants, for a board's tally (bellyfed/leaderboards/compute.py).
+        Index("ix_restaurants_city_id_active", "city_id", "id", postgresql_where=text("is_active")),
         # Keyset pages of each search sort, within a city and across all cities.
         Index("ix_restaurants_city_best", "city_id", text("ranking_points DESC"), text("id DESC")),
         Index("ix_restaurants_city_popular", "city_id", text("popularity DESC"), text("id DESC")),
