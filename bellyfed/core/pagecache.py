@@ -32,8 +32,9 @@ from bellyfed.ops.metrics import count_cache_lookup
 
 DEFAULT_SECONDS = 15
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-# What a page's body depends on besides the URL (bellyfed/core/htmx.py and the views' HX-Target).
-VARY_HEADERS = ("HX-Request", "HX-Target", "HX-History-Restore-Request", "HX-Boosted")
+# What a page (or the events it records) depends on besides the URL: bellyfed/core/htmx.py, the
+# views' HX-Target, and the search's HX-Trigger (live search-as-you-type is not counted).
+VARY_HEADERS = ("HX-Request", "HX-Target", "HX-Trigger", "HX-History-Restore-Request", "HX-Boosted")
 # Response headers worth keeping; the after-request hooks add the security headers every time.
 KEPT_HEADERS = ("Content-Type", "Vary")
 

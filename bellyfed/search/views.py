@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bellyfed.accounts.services import load_preferences
 from bellyfed.analytics.events import record
 from bellyfed.core.htmx import is_htmx, render_page_or_fragment
+from bellyfed.core.pagecache import anonymous_page
 from bellyfed.core.vocab import DIETARY_TAGS
 from bellyfed.extensions import db
 from bellyfed.restaurants.hours import local_now, open_state
@@ -70,8 +71,14 @@ def _refused(error: str, params: SearchParams) -> ResponseReturnValue:
 
 
 @bp.get("/search")
+@anonymous_page
 def search() -> ResponseReturnValue:
-    """Search restaurants by text and filters, sorted and paged by cursor."""
+    """Search restaurants by text and filters, sorted and paged by cursor.
+
+    Signed-out visitors may get the page from the page cache (bellyfed/core/pagecache.py): the
+    analytics of the search are counted, but a hit does not add to the popular searches the
+    worker keeps warm (each process adds a search at most once per PAGE_CACHE_SECONDS).
+    """
     try:
         params = parse(request.args)
     except BadSearch as exc:

@@ -153,3 +153,22 @@ def test_a_negative_setting_is_refused():
     bad.config.update(PAGE_CACHE_SECONDS=-1, PAGE_CACHE_MAX_BYTES=1)
     with pytest.raises(ValueError, match="PAGE_CACHE_SECONDS"):
         pagecache.init_app(bad)
+
+
+def test_a_visitor_search_is_kept_and_still_counted(client, cached, redis_client):
+    RestaurantFactory(name="Nasi Lemak Wanjo")
+    first = client.get("/search?q=nasi+lemak", headers=BROWSER)
+    assert "Nasi Lemak Wanjo" in text(first)
+    with count_statements() as statements:
+        second = client.get("/search?q=nasi+lemak", headers=BROWSER)
+    assert text(second) == text(first)
+    assert statements == []
+    searches = sum(
+        int(count)
+        for name, count in redis_client.hgetall(keys.BUFFER).items()
+        if name.decode().startswith("metric|searches|")
+    )
+    assert searches == 2
+    typing = client.get("/search?q=nasi+lemak", headers={**BROWSER, "HX-Request": "true",
+                                                          "HX-Trigger": "q"})  # fmt: skip
+    assert "<html" not in text(typing)  # live search: its own entry, not the full page
