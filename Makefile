@@ -1,4 +1,4 @@
-# The two ways in. Both install what they need first (a .venv from pyproject.toml).
+# The ways in: run it, test it, measure it. Each installs what it needs first (a .venv from pyproject.toml).
 .PHONY: run test bench
 
 run:  ## run the whole app locally with demo data: http://127.0.0.1:8000
