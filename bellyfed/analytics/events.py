@@ -24,6 +24,7 @@ from flask import Flask, Response, current_app, g, request
 from flask_login import current_user
 
 from bellyfed.analytics import keys
+from bellyfed.core.pagecache import has_session_cookie
 from bellyfed.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,7 @@ def visitor_id() -> str:
     """Who is viewing, for unique counts: the user, else a hash of address and agent."""
     # Without a session cookie nobody is signed in; not asking Flask-Login then saves its user
     # loading (a third of a cached page's time).
-    signed_in = current_app.config["SESSION_COOKIE_NAME"] in request.cookies
-    if signed_in and current_user.is_authenticated:
+    if has_session_cookie() and current_user.is_authenticated:
         return f"u{current_user.id}"
     raw = f"{request.remote_addr}|{request.headers.get('User-Agent', '')}"
     return "a" + hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()
@@ -84,7 +84,8 @@ class Batch:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the pending events
+        self._sending = threading.Lock()  # one send at a time
         self._counts: Counter[str] = Counter()  # buffer field -> count
         self._visitors: defaultdict[str, set[str]] = defaultdict(set)  # HyperLogLog key -> ids
         self._pending = 0
@@ -115,21 +116,29 @@ class Batch:
     def _run(self, seconds: float) -> None:
         while True:
             time.sleep(seconds)
-            self.send()
+            try:
+                self.send()
+            except Exception:  # the sender must outlive any surprise, or events pile up unsent
+                log.exception("analytics: sending the batch failed")
 
     def send(self) -> None:
-        """Send what is pending in one pipeline; on a Redis error it is counted as lost."""
-        with self._lock:
-            counts, visitors, pending = self._counts, self._visitors, self._pending
-            self._counts, self._visitors, self._pending = Counter(), defaultdict(set), 0
-        if not pending or self._client is None:
-            return
-        try:
-            pipe = self._client.pipeline(transaction=False)
-            _queue(pipe, counts, visitors)
-            pipe.execute()
-        except redis.RedisError as exc:
-            _lost(pending, exc)
+        """Send what is pending in one pipeline; on a Redis error it is counted as lost.
+
+        One send at a time: at exit, ``worker_exit``'s send waits for the thread's to finish
+        rather than find nothing pending while that batch is still on its way.
+        """
+        with self._sending:
+            with self._lock:
+                counts, visitors, pending = self._counts, self._visitors, self._pending
+                self._counts, self._visitors, self._pending = Counter(), defaultdict(set), 0
+            if not pending or self._client is None:
+                return
+            try:
+                pipe = self._client.pipeline(transaction=False)
+                _queue(pipe, counts, visitors)
+                pipe.execute()
+            except redis.RedisError as exc:
+                _lost(pending, exc)
 
 
 batch = Batch()

@@ -8,9 +8,11 @@ with a session cookie (signed in, or carrying a flash message) always gets a fre
 diner sees their own review or vote at once.
 
 Only GET/HEAD 200 responses are kept, under the path, the query string and the HTMX headers a
-fragment depends on. The analytics events a view recorded are replayed on each hit, so a cached
-view still counts. Each process holds at most ``PAGE_CACHE_MAX_BYTES`` (least recently used out
-first); nothing is shared, so no backing service can slow or break a page.
+fragment depends on, and never a page with something decided for this visitor (a flag rolled
+out to a percentage or a running experiment: ``g.page_varies``). The analytics events a view
+recorded are replayed on each hit, so a cached view still counts. Each process holds at most
+``PAGE_CACHE_MAX_BYTES`` of pages and keys (least recently used out first); nothing is shared,
+so no backing service can slow or break a page.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from bellyfed.ops.metrics import count_cache_lookup
 DEFAULT_SECONDS = 15
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 # What a page (or the events it records) depends on besides the URL: bellyfed/core/htmx.py, the
-# views' HX-Target, and the search's HX-Trigger (live search-as-you-type is not counted).
-VARY_HEADERS = ("HX-Request", "HX-Target", "HX-Trigger", "HX-History-Restore-Request", "HX-Boosted")
+# restaurant page's HX-Target "reviews", and the search's HX-Trigger "q" (live typing is not
+# counted as a search).
+HTMX_FLAGS = ("HX-Request", "HX-History-Restore-Request", "HX-Boosted")
 # Response headers worth keeping; the after-request hooks add the security headers every time.
 KEPT_HEADERS = ("Content-Type", "Vary")
 
@@ -71,13 +74,13 @@ class PageCache:
             return entry
 
     def put(self, key: Key, entry: Entry) -> None:
-        if len(entry.body) > self.max_bytes // 4:  # one huge page must not flush all others
+        if _size(key, entry) > self.max_bytes // 4:  # one huge page must not flush all others
             return
         with self._lock:
             if key in self._entries:
                 self._remove(key)
             self._entries[key] = entry
-            self._bytes += len(entry.body)
+            self._bytes += _size(key, entry)
             while self._bytes > self.max_bytes:
                 self._remove(next(iter(self._entries)))
 
@@ -91,7 +94,12 @@ class PageCache:
         return self._bytes
 
     def _remove(self, key: Key) -> None:
-        self._bytes -= len(self._entries.pop(key).body)
+        self._bytes -= _size(key, self._entries.pop(key))
+
+
+def _size(key: Key, entry: Entry) -> int:
+    """What an entry holds: its body, and its key (the query string is the client's to choose)."""
+    return len(entry.body) + sum(map(len, key)) + sum(len(k) + len(v) for k, v in entry.headers)
 
 
 def init_app(app: Flask) -> None:
@@ -107,17 +115,28 @@ def init_app(app: Flask) -> None:
     app.extensions["page_cache"] = PageCache(max_bytes)
 
 
+def has_session_cookie() -> bool:
+    """Whether the request carries a session cookie (its name depends on the session backend
+    and on secure cookies: ``__Host-session`` in production). Without one nobody is signed in."""
+    return current_app.session_interface.get_cookie_name(current_app) in request.cookies
+
+
 def _cacheable_request() -> bool:
     if request.method not in ("GET", "HEAD") or not current_app.config["PAGE_CACHE_SECONDS"]:
         return False
-    return current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
+    return not has_session_cookie()
 
 
 def _key() -> Key:
+    """Path, query string and the HTMX headers that matter, each reduced to the few values the
+    views tell apart: a client cannot grow a key with long header values."""
+    headers = request.headers
     return (
         request.path,
         request.query_string.decode("latin-1"),
-        *(request.headers.get(name, "") for name in VARY_HEADERS),
+        *(str(headers.get(name) == "true") for name in HTMX_FLAGS),
+        str(headers.get("HX-Target") == "reviews"),
+        str(headers.get("HX-Trigger") == "q"),
     )
 
 
@@ -140,8 +159,10 @@ def anonymous_page(view: Callable[..., ResponseReturnValue]) -> Callable[..., Re
         response = make_response(view(*args, **kwargs))
         if response.status_code != 200 or response.direct_passthrough or response.is_streamed:
             return response
-        # A page that wrote to the session (a flash message, a sign-in) is somebody's own.
-        if current_user.is_authenticated or session.modified:
+        # Somebody's own page: signed in, a flash message or a sign-in written to the session, a
+        # "sessions are unavailable" notice, or a flag or experiment decided per visitor.
+        if (current_user.is_authenticated or session.modified
+                or getattr(session, "unavailable", False) or g.get("page_varies")):  # fmt: skip
             return response
         body = response.get_data()
         entry = Entry(

@@ -137,6 +137,8 @@ def flag_on(name: str) -> bool:
         if stored is not None:
             city = _home_city() if stored.cities else None
             decided[name] = is_enabled(stored, *_subject(), city)
+            if stored.enabled and not stored.default and 0 < stored.rollout < 100:
+                g.page_varies = True  # a visitor's own answer: no shared page (core/pagecache.py)
         elif name in DECLARED:
             if flags.healthy:
                 flags.report_once("flags: %s is not stored yet, using its declared default", name)
@@ -155,6 +157,8 @@ def variant(name: str) -> str:
         stored = experiments.experiments.get(name)
         if stored is not None and stored.variants:
             chosen[name] = assign(stored, _subject()[0])
+            if stored.enabled and sum(v.weight > 0 for v in stored.variants) > 1:
+                g.page_varies = True  # each visitor their own variant and exposure
             if stored.enabled:
                 record("metric", f"exposure:{name}:{chosen[name]}")
         else:

@@ -8,8 +8,9 @@ from bellyfed.analytics import keys
 from bellyfed.core import pagecache
 from bellyfed.core.pagecache import Entry, PageCache
 from bellyfed.extensions import db
-from tests.factories import DishTypeFactory, RestaurantFactory, UserFactory
-from tests.web import count_statements, log_in, text
+from tests.factories import TEST_PASSWORD, DishTypeFactory, RestaurantFactory, UserFactory
+from tests.web import TOKEN as CSRF
+from tests.web import BrowserClient, count_statements, log_in, text
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (Linux; Android 14) Chrome/130.0 Mobile"}
 
@@ -140,7 +141,7 @@ def test_the_cache_keeps_to_its_size_least_recently_used_out_first():
     cache.put(("/page/4",), entry)
     assert cache.get(("/page/1",), now=1.0) is None  # the least recently used went
     assert cache.get(("/page/0",), now=1.0) is entry
-    assert cache.size_bytes == 4 * 900
+    assert cache.size_bytes == 4 * (900 + len("/page/0"))  # bodies and keys
     assert cache.get(("/page/0",), now=100.0) is None  # expired
     cache.put(("/huge",), Entry(body=b"x" * 1500, headers=(), etag="e", events=(), expires=9.0))
     assert cache.get(("/huge",), now=1.0) is None  # over a quarter of the whole: not kept
@@ -172,3 +173,30 @@ def test_a_visitor_search_is_kept_and_still_counted(client, cached, redis_client
     typing = client.get("/search?q=nasi+lemak", headers={**BROWSER, "HX-Request": "true",
                                                           "HX-Trigger": "q"})  # fmt: skip
     assert "<html" not in text(typing)  # live search: its own entry, not the full page
+
+
+def test_signed_in_in_production_means_the_secure_cookie_too(app, db_session, cached, monkeypatch):
+    """With secure cookies the session cookie is ``__Host-session``: still a signed-in diner."""
+    monkeypatch.setitem(app.config, "SESSION_COOKIE_SECURE", True)
+    restaurant = RestaurantFactory(name="Nasi Lemak Wanjo")
+    UserFactory(username="amira")
+    diner = BrowserClient(app, app.response_class, use_cookies=True)
+    diner.get(f"/restaurants/{restaurant.slug}", base_url="https://localhost", headers=BROWSER)
+    found = CSRF.search(text(diner.get("/auth/login", base_url="https://localhost")))
+    token = found.group(1) or found.group(2)
+    https = {**BROWSER, "Referer": "https://localhost/auth/login"}  # Flask-WTF checks it on TLS
+    signed = diner.post("/auth/login", base_url="https://localhost", headers=https,
+                        data={"identifier": "amira", "password": TEST_PASSWORD, "csrf_token": token})  # fmt: skip
+    assert signed.status_code == 302
+    assert diner.get_cookie("__Host-session") is not None
+    page = diner.get(f"/restaurants/{restaurant.slug}", base_url="https://localhost",
+                     headers=BROWSER)  # fmt: skip
+    assert "Log out" in text(page)
+
+
+def test_long_htmx_headers_do_not_grow_the_key(client, cached):
+    restaurant = RestaurantFactory()
+    client.get(f"/restaurants/{restaurant.slug}",
+               headers={**BROWSER, "HX-Target": "x" * 8000, "HX-Boosted": "y" * 8000})  # fmt: skip
+    assert cached.size_bytes < 100_000
+    assert all(len(part) < 300 for key in cached._entries for part in key)
