@@ -17,7 +17,6 @@ import logging
 from collections.abc import Iterable
 
 from flask import current_app, has_app_context
-from kombu.exceptions import OperationalError
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import event
@@ -61,11 +60,11 @@ def queue_recomputes(boards: Iterable[Board]) -> int:
                 RECOMPUTE_TASK, args=list(board), countdown=DEBOUNCE_SECONDS,
                 retry_policy=PUBLISH_RETRY,
             )  # fmt: skip
-        except OperationalError as exc:
+        except Exception as exc:  # the change has committed: never a 500 for it
             _clear_pending(redis, board)  # so the next change tries again
             log.error(
-                "leaderboards: could not queue the recompute of boards %s, the broker is"
-                " unreachable (%s); the periodic recompute will catch up", ordered[n:], exc,
+                "leaderboards: could not queue the recompute of boards %s (is the broker"
+                " down?): %s; the periodic recompute will catch up", ordered[n:], exc,
             )  # fmt: skip
             break  # one wait on a dead broker per request, not one per board
         queued += 1
@@ -100,8 +99,13 @@ def _clear_pending(redis: Redis, board: Board) -> None:
 @event.listens_for(Session, "after_commit")
 def _queue_committed(session: Session) -> None:
     boards = session.info.pop(BOARDS_TO_QUEUE, None)
-    if boards and has_app_context():
-        queue_recomputes(boards)
+    if not boards:
+        return
+    if not has_app_context():
+        log.warning("leaderboards: boards %s not queued (no app); the periodic recompute will "
+                    "catch up", sorted(boards))  # fmt: skip
+        return
+    queue_recomputes(boards)
 
 
 @event.listens_for(Session, "after_rollback")

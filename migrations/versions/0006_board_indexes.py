@@ -20,11 +20,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.drop_index("ix_dishes_dish_type_id_restaurant_id", table_name="dishes")
-    op.create_index("ix_dishes_dish_type_id_restaurant_id", "dishes",
+    op.execute("SET LOCAL statement_timeout = 0")  # index builds at scale outlast the app's limit
+    # Built under a new name first (writes wait, reads go on), so the exclusive locks of the drops
+    # and the rename are taken only at the end, for an instant before the commit.
+    op.create_index("ix_dishes_type_restaurant_with_id", "dishes",
                     ["dish_type_id", "restaurant_id"], postgresql_include=["id"])  # fmt: skip
     op.create_index("ix_restaurants_city_id_active", "restaurants", ["city_id", "id"],
                     postgresql_where=sa.text("is_active"))  # fmt: skip
+    op.drop_index("ix_dishes_dish_type_id_restaurant_id", table_name="dishes")
+    op.execute("ALTER INDEX ix_dishes_type_restaurant_with_id "
+               "RENAME TO ix_dishes_dish_type_id_restaurant_id")  # fmt: skip
     op.drop_index("ix_dishes_name_trgm", table_name="dishes")
 
 
