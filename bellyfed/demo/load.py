@@ -68,10 +68,12 @@ def load_demo(conn: psycopg.Connection, size: DemoSize, *, reset: bool = False,
         if existing:
             return LoadReport(skipped=True, counts={"restaurants": existing})
         bases = {t: _next_free_id(cur, t) for t in IDENTITY_TABLES}
-        # dish_prices ids come from its sequence (via the trigger); rolled-back inserts advance
-        # it, so start it right after the rows that exist to keep reruns identical.
-        cur.execute("SELECT setval(pg_get_serial_sequence('dish_prices', 'id'), "
-                    "coalesce(max(id), 0) + 1, false) FROM dish_prices")  # fmt: skip
+        # dish_prices and search_terms ids come from their sequences (via triggers); rolled-back
+        # inserts advance them, so start each right after the rows that exist: reruns identical.
+        for table in ("dish_prices", "search_terms"):
+            cur.execute(sql.SQL("SELECT setval(pg_get_serial_sequence({t}, 'id'), "
+                                "coalesce(max(id), 0) + 1, false) FROM {i}").format(
+                t=sql.Literal(table), i=sql.Identifier(table)))  # fmt: skip
 
     world = DemoWorld(size, bases)
     counts: dict[str, int] = {}
