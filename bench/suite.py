@@ -213,6 +213,7 @@ def scenarios(p: Picks) -> list[Scenario]:
         Scenario("restaurant page", "default", [f"/restaurants/{p.top_slug}"]),
         Scenario("restaurant page, untracked", "untracked", [f"/restaurants/{p.top_slug}"]),
         Scenario("leaderboard page", "default", [p.board]),
+        Scenario("leaderboard page, uncached", "uncached", [p.board]),
         Scenario("restaurant pages, 500 distinct, uncached", "uncached",
                  [f"/restaurants/{s}" for s in p.spread_slugs]),
         Scenario("primary-key lookup (/go/<id>)", "uncached",
