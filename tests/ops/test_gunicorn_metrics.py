@@ -59,8 +59,12 @@ def test_the_workers_report_as_one(app, database_url, aws_endpoint, tmp_path):
         while killed in (live := pids_with_gauges(directory)) or len(live) != 2:
             assert time.monotonic() < deadline, sorted(p.name for p in directory.iterdir())
             time.sleep(0.2)
-        after = Scrape(get(port, "/metrics"))
-        assert after.value("bellyfed_db_pool_size") == 2 * 5  # not 3 processes' worth
+        # The new worker's gauge file appears (at 0) when it imports the metrics, before it sets
+        # its pool size: wait for that, then it must be 2 workers' worth, not 3 processes'.
+        deadline = time.monotonic() + 20
+        while (after := Scrape(get(port, "/metrics"))).value("bellyfed_db_pool_size") != 2 * 5:
+            assert time.monotonic() < deadline, after.value("bellyfed_db_pool_size")
+            time.sleep(0.2)
         assert after.value("bellyfed_http_requests_total", **healthz) == 12  # counters persist
     finally:
         server.terminate()
