@@ -53,7 +53,7 @@ POOL_MAX = Gauge(
 SLOW_QUERIES = Counter("bellyfed_db_slow_queries", "Statements slower than SLOW_QUERY_MS.")
 CACHE_LOOKUPS = Counter(
     "bellyfed_cache_lookups",
-    "Cache lookups by cache (search, api) and result (hit, miss, error).",
+    "Cache lookups by cache (search, api, page) and result (hit, miss, error).",
     ["cache", "result"],
 )
 LOST_EVENTS = Counter(
@@ -62,7 +62,7 @@ LOST_EVENTS = Counter(
 
 
 def count_cache_lookup(cache: str, result: str) -> None:
-    """One lookup in the search or API cache: ``hit``, ``miss`` or ``error``."""
+    """One lookup in the search, API or page cache: ``hit``, ``miss`` or ``error``."""
     CACHE_LOOKUPS.labels(cache, result).inc()
 
 
