@@ -23,7 +23,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, INT4MULTIRANGE, Range
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bellyfed.core.models import Timestamps, id_column
@@ -182,6 +182,11 @@ class Restaurant(Timestamps, db.Model):
     popularity: Mapped[float] = mapped_column(Float, server_default=text("0"))
     view_count: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))  # from analytics
     trending_score: Mapped[float] = mapped_column(Float, server_default=text("0"))  # time-decayed
+    # The opening hours as local minutes of the week (Monday 00:00 = 0), kept by a trigger on
+    # operating_hours (migration 0007): "open now" filters on it. Not loaded with a restaurant.
+    open_week: Mapped[list[Range[int]]] = mapped_column(
+        INT4MULTIRANGE, server_default=text("'{}'"), deferred=True
+    )
 
     city: Mapped[City] = relationship(back_populates="restaurants")
     cuisines: Mapped[list[Cuisine]] = relationship(

@@ -16,6 +16,7 @@ import redis
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import current_app
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Date,
     Float,
@@ -109,13 +110,23 @@ def _open_now() -> ColumnElement[bool]:
             SpecialClosure.ends_on >= day,
         )
 
-    return or_(
-        and_(
-            exists().where(h.restaurant_id == Restaurant.id, starts_today), ~closed_on(local_date)
-        ),
-        and_(
-            exists().where(h.restaurant_id == Restaurant.id, spills_from_yesterday),
-            ~closed_on(local_date - 1),
+    # The week's schedule first (one containment test, no sub-query; open_at() in migration
+    # 0007): only restaurants it says are open get the exact check, which knows special closures.
+    minute_of_week = cast(
+        weekday * 1440 + func.extract("hour", local) * 60 + func.extract("minute", local), Integer
+    )
+    scheduled = func.open_at(Restaurant.open_week, minute_of_week, type_=Boolean)
+    return and_(
+        scheduled,
+        or_(
+            and_(
+                exists().where(h.restaurant_id == Restaurant.id, starts_today),
+                ~closed_on(local_date),
+            ),
+            and_(
+                exists().where(h.restaurant_id == Restaurant.id, spills_from_yesterday),
+                ~closed_on(local_date - 1),
+            ),
         ),
     )
 
