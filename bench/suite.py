@@ -32,6 +32,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote_plus as quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -195,12 +196,6 @@ def pick(database_url: str) -> Picks:
     searches += [f"q={quote(c)}&city={cities[0]}" for c in cuisines] + [f"q={quote(dish_types[0])}"]
     return Picks(counts, top_slug, spread, ids, f"/dishes/{board[0]}/{board[1]}", searches,
                  keyset_city, encode_cursor("best", value, row_id))  # fmt: skip
-
-
-def quote(value: str) -> str:
-    from urllib.parse import quote_plus
-
-    return quote_plus(value)
 
 
 # --- the run ----------------------------------------------------------------------------------
