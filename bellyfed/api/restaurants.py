@@ -20,13 +20,13 @@ from bellyfed.api.schemas import (
 )
 from bellyfed.core.vocab import DIETARY_TAGS, PRICE_LEVELS, WEEKDAYS
 from bellyfed.dishes.models import Dish
-from bellyfed.extensions import db
 from bellyfed.leaderboards.queries import Standing, standings_for_dishes
 from bellyfed.restaurants.hours import local_now, open_state
-from bellyfed.restaurants.models import City, Restaurant
+from bellyfed.restaurants.models import Restaurant
 from bellyfed.restaurants.queries import menu_sections, restaurant_by_slug
+from bellyfed.search.cards import Card
 from bellyfed.search.params import MAX_QUERY, MAX_RADIUS_KM, SORTS, BadSearch, parse
-from bellyfed.search.queries import SearchPage, cached_search
+from bellyfed.search.queries import SearchPage, cached_search, known_city
 
 blp = Blueprint("api_restaurants", __name__, description="Restaurants: search and detail.")
 PAGE_SIZE = 20
@@ -149,21 +149,22 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="minutes") if moment else None
 
 
-def summary(restaurant: Restaurant, *, distance: float | None = None) -> dict[str, Any]:
-    """The list view of a restaurant (its city, cuisines, hours and closures loaded)."""
+def summary(restaurant: Restaurant) -> dict[str, Any]:
+    """The list view of a loaded restaurant (its city, cuisines, hours and closures)."""
     state = open_state(restaurant.hours, restaurant.closures, local_now(restaurant.timezone))
+    return card_summary(Card.of(restaurant, is_open=state.is_open))
+
+
+def card_summary(card: Card, *, distance: float | None = None) -> dict[str, Any]:
+    """The list view of a restaurant, from its results card."""
     return {
-        "id": restaurant.id, "slug": restaurant.slug, "name": restaurant.name,
-        "city": restaurant.city, "cuisines": [c.name for c in restaurant.cuisines],
-        "price_level": restaurant.price_level,
-        "rating": round(restaurant.rating_sum / restaurant.review_count, 2)
-        if restaurant.review_count else None,
-        "review_count": restaurant.review_count, "rankers": restaurant.rankers,
-        "latitude": restaurant.latitude, "longitude": restaurant.longitude,
-        "open_now": state.is_open,
+        "id": card.id, "slug": card.slug, "name": card.name, "city": card.city,
+        "cuisines": list(card.cuisines), "price_level": card.price_level, "rating": card.rating,
+        "review_count": card.review_count, "rankers": card.rankers,
+        "latitude": card.latitude, "longitude": card.longitude, "open_now": card.is_open,
         "distance_km": round(distance, 3) if distance is not None else None,
-        "url": url_for("api_restaurants.detail", slug=restaurant.slug, _external=True),
-        "web_url": url_for("restaurants.detail", slug=restaurant.slug, _external=True),
+        "url": url_for("api_restaurants.detail", slug=card.slug, _external=True),
+        "web_url": url_for("restaurants.detail", slug=card.slug, _external=True),
     }  # fmt: skip
 
 
@@ -198,10 +199,7 @@ def listing(**_: Any) -> dict[str, Any]:
         params = parse(request.args)
     except BadSearch as exc:
         abort(400, description=str(exc))
-    if (
-        params.city
-        and db.session.scalar(db.select(City.id).where(City.slug == params.city)) is None
-    ):
+    if params.city and not known_city(params.city):
         abort(400, description=f"We don't know a city called “{params.city}”.")
     page: SearchPage = cached_search(params, PAGE_SIZE)
     next_url = (
@@ -210,7 +208,7 @@ def listing(**_: Any) -> dict[str, Any]:
         else None
     )
     return {
-        "items": [summary(r, distance=page.distances.get(r.id)) for r in page.restaurants],
+        "items": [card_summary(c, distance=page.distances.get(c.id)) for c in page.restaurants],
         "next_cursor": page.next_cursor,
         "next": next_url,
     }

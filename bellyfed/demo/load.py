@@ -21,7 +21,7 @@ from bellyfed.search.versions import mark_changed
 
 DEMO_PASSWORD = "bellyfed-demo-password"  # noqa: S105 - published in the README on purpose
 BATCH = 2_000
-SEARCH_INDEX = "ix_restaurant_search_documents_city_id_name_term_ids"
+SEARCH_INDEX = "ix_restaurant_search_documents_city_id_name_term_ids_open_slots"
 
 Progress = Callable[[int], None]
 

@@ -65,15 +65,27 @@ restaurant_search_documents = Table(
     Column("city_id", BigInteger, nullable=False),
     Column("name", Text, nullable=False),
     Column("term_ids", ARRAY(BigInteger), nullable=False),
-    # btree_gin puts city_id in the same index: "this city and this text" is one index search.
+    # The local half hours of the week it opens in, as search_timezones.id * 336 + half hour
+    # (migration 0008): a superset of "open now" that the index can intersect with the text.
+    Column("open_slots", ARRAY(Integer), nullable=False, server_default=text("'{}'")),
+    # btree_gin puts city_id in the same index: "this city, this text, open in this half hour"
+    # is one index search.
     Index(
-        "ix_restaurant_search_documents_city_id_name_term_ids",
+        "ix_restaurant_search_documents_city_id_name_term_ids_open_slots",
         "city_id",
         "name",
         "term_ids",
+        "open_slots",
         postgresql_using="gin",
         postgresql_ops={"name": "gin_trgm_ops"},
     ),
+)
+# The time zones restaurants are in, numbered for open_slots (written only by triggers, 0008).
+search_timezones = Table(
+    "search_timezones",
+    db.metadata,
+    Column("id", SmallInteger, Identity(always=False), primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
 )
 
 

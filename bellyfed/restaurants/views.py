@@ -62,7 +62,7 @@ def index() -> ResponseReturnValue:
         city_slug=city_slug,
         unknown_city=False,
         top=search(base, page_size=9),
-        trending=[r for r in trending.restaurants if r.trending_score > 0],
+        trending=[r for r in trending.restaurants if trending.sort_values[r.id] > 0],
         for_you=for_you,
         favourites=[c.name for c in prefs.favourite_cuisines] if prefs is not None else [],
         dish_types=dish_types_with_counts()[:12],

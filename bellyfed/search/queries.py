@@ -4,10 +4,11 @@ open-now in each restaurant's own time zone, distance, and keyset pages for ever
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from math import cos, radians
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ import redis
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import current_app
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ColumnElement,
     Date,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     Text,
     Time,
     and_,
+    any_,
     cast,
     exists,
     func,
@@ -34,8 +37,8 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import selectinload
 
+from bellyfed.core.memo import aggregate
 from bellyfed.dishes.models import Dish
 from bellyfed.dynamo import search_cache
 from bellyfed.extensions import db
@@ -48,20 +51,25 @@ from bellyfed.restaurants.models import (
     Restaurant,
     SpecialClosure,
     restaurant_cuisines,
+    restaurant_search_documents,
+    search_timezones,
 )
+from bellyfed.search.cards import Card, card_columns, card_from_row, cards_of
 from bellyfed.search.params import SearchParams, encode_cursor
-from bellyfed.search.text import allow_typos, matching_terms, text_matches
+from bellyfed.search.text import (
+    MIN_TRIGRAM_QUERY,
+    allow_typos,
+    matching_documents,
+    matching_terms,
+    text_matches,
+)
 from bellyfed.search.versions import queue_read_version
 
 PAGE_SIZE = 20
 EARTH_KM = 6371.0
-# What a results card shows, loaded with the page (fresh or from the cache) in a fixed few queries.
-CARD_LOADS = (
-    selectinload(Restaurant.city),
-    selectinload(Restaurant.cuisines),
-    selectinload(Restaurant.hours),
-    selectinload(Restaurant.closures),
-)
+SLOTS_PER_WEEK = 336  # half hours
+# A text search "open now" with at most this many candidates sorts them; more walk a sort index.
+FEW_OPEN_MATCHES = 400
 # Searches people ran today (query strings, first pages, no near=): what the worker keeps warm.
 POPULAR = "bellyfed:search:popular:"
 POPULAR_TTL = 2 * 24 * 3600
@@ -71,11 +79,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SearchPage:
-    """One page of results, with the distance to each when a location was given."""
+    """One page of results (cards), with the distance to each when a location was given."""
 
-    restaurants: list[Restaurant]
+    restaurants: list[Card]
     distances: dict[int, float]
     next_cursor: str | None
+    sort_values: dict[int, object] = field(default_factory=dict)  # fresh pages only
 
 
 def distance_km(lat: float, lng: float) -> ColumnElement[float]:
@@ -88,8 +97,11 @@ def distance_km(lat: float, lng: float) -> ColumnElement[float]:
     return (2 * EARTH_KM * func.asin(func.sqrt(func.least(a, 1.0)))).cast(Float)
 
 
+@functools.cache
 def _open_now() -> ColumnElement[bool]:
-    """Open at this instant in the restaurant's own time zone (same rules as hours.open_state)."""
+    """Open at this instant in the restaurant's own time zone (same rules as hours.open_state).
+
+    The same expression every time (its instant is the database's ``now()``): built once."""
     local = func.timezone(Restaurant.timezone, func.now())
     local_time, local_date = cast(local, Time), cast(local, Date)
     weekday = cast(func.extract("isodow", local), Integer) - 1
@@ -145,18 +157,61 @@ def _sort_key(params: SearchParams) -> tuple[ColumnElement, bool]:
     return column, False
 
 
-def build_query(
-    params: SearchParams, page_size: int = PAGE_SIZE, term_ids: Sequence[int] = ()
-) -> Select:
-    """The SELECT for one page (page_size + 1 rows, to know whether another page follows).
+def _city_id(params: SearchParams) -> ColumnElement[int] | None:
+    """The city's id as a scalar subquery (an InitPlan, so the (city_id, sort) indexes serve)."""
+    return (
+        select(City.id).where(City.slug == params.city).scalar_subquery() if params.city else None
+    )
 
-    ``term_ids`` are the dictionary names the text matched (``text.matching_terms``).
+
+@functools.cache
+def _half_hours_now() -> ColumnElement[list[int]]:
+    """The current local half hour of the week in every restaurant time zone, numbered as the
+    search documents' ``open_slots`` are (migration 0008)."""
+    zones = search_timezones.c
+    local = func.timezone(zones.name, func.now())
+    half_hour = cast(
+        (func.extract("isodow", local) - 1) * 48
+        + func.extract("hour", local) * 2
+        + func.floor(func.extract("minute", local) / 30),
+        Integer,
+    )
+    return select(func.array_agg(zones.id * SLOTS_PER_WEEK + half_hour)).scalar_subquery()
+
+
+def open_candidates(params: SearchParams, term_ids: Sequence[int]) -> list[int] | None:
+    """For a text search "open now": the restaurants matching the text that open in the current
+    half hour, when there are at most FEW_OPEN_MATCHES of them; None when there are more.
+
+    One GIN index search intersects text and half hour. When few restaurants pass, the page is
+    chosen among them alone; a sort-index walk would read the whole city to find them (at night,
+    150-340 ms at 100k restaurants). When many pass, the walk finds a page of them early.
+    """
+    docs = restaurant_search_documents.c
+    candidates = (
+        matching_documents(params.q, term_ids, _city_id(params))
+        .where(docs.open_slots.overlap(_half_hours_now()))
+        .limit(FEW_OPEN_MATCHES + 1)
+    )
+    ids = list(db.session.scalars(candidates))
+    return ids if len(ids) <= FEW_OPEN_MATCHES else None
+
+
+def build_query(
+    params: SearchParams,
+    page_size: int = PAGE_SIZE,
+    term_ids: Sequence[int] = (),
+    candidates: Sequence[int] | None = None,
+) -> Select:
+    """The SELECT of one page's ids and sort values (page_size + 1 rows, to know whether another
+    page follows); ``search()`` reads their cards around it.
+
+    ``term_ids`` are the dictionary names the text matched (``text.matching_terms``);
+    ``candidates``, when given, the restaurants the text matched (``open_candidates``).
     """
     query = select(Restaurant).where(Restaurant.is_active)
-    city_id = None
-    if params.city:
-        # A scalar subquery (an InitPlan), so the planner can use the (city_id, sort) indexes.
-        city_id = select(City.id).where(City.slug == params.city).scalar_subquery()
+    city_id = _city_id(params)
+    if city_id is not None:
         query = query.where(Restaurant.city_id == city_id)
     if params.prices:
         query = query.where(Restaurant.price_level.in_(params.prices))
@@ -177,7 +232,9 @@ def build_query(
                 Dish.dietary_tags.contains(cast(list(params.diets), ARRAY(Text))),
             )
         )
-    if params.q:
+    if candidates is not None:
+        query = query.where(Restaurant.id == any_(cast(list(candidates), ARRAY(BigInteger))))
+    elif params.q:
         query = query.where(text_matches(params.q, term_ids, city_id))
     if params.open_now:
         query = query.where(_open_now())
@@ -199,26 +256,65 @@ def build_query(
         )
         query = query.where(after)
     order = (key.asc(), Restaurant.id.asc()) if ascending else (key.desc(), Restaurant.id.desc())
-    columns = [Restaurant, key.label("sort_value")] + (
+    columns = [Restaurant.id, key.label("sort_value")] + (
         [distance.label("distance")] if distance is not None else []
     )
-    return (
-        query.with_only_columns(*columns).options(*CARD_LOADS).order_by(*order).limit(page_size + 1)
+    return query.with_only_columns(*columns).order_by(*order).limit(page_size + 1)
+
+
+def cards_query(
+    params: SearchParams,
+    page_size: int = PAGE_SIZE,
+    term_ids: Sequence[int] = (),
+    candidates: Sequence[int] | None = None,
+) -> Select:
+    """One statement for a page and its cards: ``build_query`` chooses the rows, then only those
+    get their city, cuisines and open-now."""
+    page = build_query(params, page_size, term_ids, candidates).subquery("page")
+    _, ascending = _sort_key(params)
+    order = (
+        (page.c.sort_value.asc(), page.c.id.asc())
+        if ascending
+        else (page.c.sort_value.desc(), page.c.id.desc())
     )
+    return cards_of(page, _open_now(), order)
 
 
 def search(params: SearchParams, page_size: int = PAGE_SIZE) -> SearchPage:
-    """Run the search and return one page."""
+    """Run the search and return one page of cards."""
     term_ids: list[int] = []
+    candidates = None
     if params.q:
         allow_typos()
         term_ids = matching_terms(params.q)
-    rows = db.session.execute(build_query(params, page_size, term_ids)).all()
+        if params.open_now and len(params.q) >= MIN_TRIGRAM_QUERY:
+            candidates = open_candidates(params, term_ids)
+    rows = db.session.execute(cards_query(params, page_size, term_ids, candidates)).all()
     more = len(rows) > page_size
     rows = rows[:page_size]
-    next_cursor = encode_cursor(params.sort, rows[-1].sort_value, rows[-1][0].id) if more else None
-    distances = {row[0].id: row.distance for row in rows} if params.near else {}
-    return SearchPage([row[0] for row in rows], distances, next_cursor)
+    next_cursor = encode_cursor(params.sort, rows[-1].sort_value, rows[-1].id) if more else None
+    distances = {row.id: row.distance for row in rows} if params.near else {}
+    sort_values = {row.id: row.sort_value for row in rows}
+    return SearchPage([card_from_row(row) for row in rows], distances, next_cursor, sort_values)
+
+
+@aggregate
+def cities() -> list[City]:
+    """Every city by name (kept AGGREGATE_CACHE_SECONDS per process: the filter form's list)."""
+    return list(db.session.scalars(select(City).order_by(City.name)))
+
+
+@aggregate
+def cuisines() -> list[Cuisine]:
+    """Every cuisine by name (kept like ``cities``)."""
+    return list(db.session.scalars(select(Cuisine).order_by(Cuisine.name)))
+
+
+def known_city(slug: str) -> bool:
+    """Whether a city has this slug: the kept list first, then the database (a city just added)."""
+    return any(c.slug == slug for c in cities()) or (
+        db.session.scalar(select(City.id).where(City.slug == slug)) is not None
+    )
 
 
 def popular_key(day: datetime) -> str:
@@ -280,10 +376,12 @@ def store(key: str, version: int, params: SearchParams, page: SearchPage, now: f
 
 def _load_cached(cached: search_cache.CachedPage) -> SearchPage | None:
     """The cached ids as a page, in order, in one query; None if any is gone (run fresh)."""
-    rows = db.session.scalars(
-        select(Restaurant).where(Restaurant.id.in_(cached.ids)).options(*CARD_LOADS)
+    rows = db.session.execute(
+        select(*card_columns(_open_now()))
+        .join(City, City.id == Restaurant.city_id)
+        .where(Restaurant.id.in_(cached.ids), Restaurant.is_active)
     ).all()
-    by_id = {r.id: r for r in rows}
+    by_id = {row.id: card_from_row(row) for row in rows}
     if len(by_id) != len(cached.ids):
         return None
     distances = dict(zip(cached.ids, cached.distances, strict=True)) if cached.distances else {}

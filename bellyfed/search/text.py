@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, ColumnElement, cast, or_, select, text
+from sqlalchemy import BigInteger, ColumnElement, Select, cast, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from bellyfed.extensions import db
@@ -56,6 +56,13 @@ def text_matches(
     if len(q) < MIN_TRIGRAM_QUERY:  # a prefix match on names
         pattern = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         return Restaurant.name.ilike(pattern)
+    return Restaurant.id.in_(matching_documents(q, term_ids, city_id))
+
+
+def matching_documents(
+    q: str, term_ids: Sequence[int], city_id: ColumnElement[int] | None
+) -> Select:
+    """The ids of the restaurants whose document matches ``q`` (at least MIN_TRIGRAM_QUERY long)."""
     docs = restaurant_search_documents.c
     matched = docs.name.op("%>")(q)  # word_similarity(q, name) above the threshold
     if term_ids:  # the cheap test first: PostgreSQL evaluates OR in the order written
@@ -63,4 +70,4 @@ def text_matches(
     matching = select(docs.restaurant_id).where(matched)
     if city_id is not None:
         matching = matching.where(docs.city_id == city_id)
-    return Restaurant.id.in_(matching)
+    return matching

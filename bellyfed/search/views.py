@@ -5,31 +5,24 @@ from __future__ import annotations
 from flask import request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
 
 from bellyfed.accounts.services import load_preferences
 from bellyfed.analytics.events import record
 from bellyfed.core.htmx import is_htmx, render_page_or_fragment
 from bellyfed.core.pagecache import anonymous_page
 from bellyfed.core.vocab import DIETARY_TAGS
-from bellyfed.extensions import db
-from bellyfed.restaurants.hours import local_now, open_state
-from bellyfed.restaurants.models import City, Cuisine
 from bellyfed.search import bp
 from bellyfed.search.params import SORTS, BadSearch, SearchParams, parse, salvage
-from bellyfed.search.queries import cached_search
+from bellyfed.search.queries import cached_search, cities, cuisines, known_city
 
 PAGE = "search/search.html"
 FRAGMENT = "search/_results.html"
 
 
 def _options() -> dict[str, object]:
-    return {
-        "cities": db.session.scalars(select(City).order_by(City.name)).all(),
-        "cuisines": db.session.scalars(select(Cuisine).order_by(Cuisine.name)).all(),
-        "diet_tags": DIETARY_TAGS,
-        "sorts": SORTS,
-    }
+    """The filter form's choices: cities and cuisines change seldom, so each process keeps them
+    for AGGREGATE_CACHE_SECONDS (a new city is searchable at once, see ``known_city``)."""
+    return {"cities": cities(), "cuisines": cuisines(), "diet_tags": DIETARY_TAGS, "sorts": SORTS}
 
 
 def _personalize(params: SearchParams) -> tuple[SearchParams, str | None]:
@@ -84,7 +77,7 @@ def search() -> ResponseReturnValue:
     except BadSearch as exc:
         return _refused(str(exc), salvage(request.args))
     params, notice = _personalize(params)
-    if params.city and db.session.scalar(select(City.id).where(City.slug == params.city)) is None:
+    if params.city and not known_city(params.city):
         return _refused(f"We don't know a city called “{params.city}”.", params)
     # A search, not the next page of one, nor a keystroke of live search-as-you-type.
     first_search = not params.cursor and request.headers.get("HX-Trigger") != "q"
@@ -97,11 +90,7 @@ def search() -> ResponseReturnValue:
         if page.next_cursor
         else None
     )
-    open_states = {
-        r.id: open_state(r.hours, r.closures, local_now(r.timezone)) for r in page.restaurants
-    }
     return render_page_or_fragment(
         PAGE, FRAGMENT, params=params, page=page, next_url=next_url, notice=notice,
-        everything_url=url_for("search.search", q=params.q or None, all=1), open_states=open_states,
-        **_options(),
+        everything_url=url_for("search.search", q=params.q or None, all=1), **_options(),
     )  # fmt: skip

@@ -16,11 +16,11 @@ from bellyfed.extensions import db
 from bellyfed.leaderboards.models import LeaderboardEntry
 from bellyfed.restaurants.models import City, Restaurant
 from bellyfed.search.params import parse
-from bellyfed.search.queries import build_query
+from bellyfed.search.queries import build_query, cards_query
 from bellyfed.search.text import allow_typos, matching_terms
 from tests.conftest import seeded_app
 
-SEARCH_INDEX = "ix_restaurant_search_documents_city_id_name_term_ids"
+SEARCH_INDEX = "ix_restaurant_search_documents_city_id_name_term_ids_open_slots"
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +110,20 @@ def test_nearby_search_uses_the_location_index(seeded):
     tree = search_plan(near="3.1478,101.6953", radius_km="2")
     assert "ix_restaurants_location" in indexes_used(tree), indexes_used(tree)
     assert "restaurants" not in seq_scanned(tree)
+
+
+@pytest.mark.parametrize(
+    "args", [{"city": "kuala-lumpur"}, {"q": "nasi lemak", "city": "penang", "open_now": "1"}]
+)
+def test_a_pages_cards_read_cuisines_hours_and_closures_by_restaurant(seeded, args):
+    """The cards of a page (cuisines, open now) are read for its rows alone, by restaurant id."""
+    params = parse(MultiDict(args))
+    allow_typos()
+    tree = plan(cards_query(params, term_ids=matching_terms(params.q) if params.q else ()))
+    used = indexes_used(tree)
+    assert {"pk_restaurant_cuisines", "pk_restaurants"} <= used, used
+    assert any(name.startswith(("uq_operating_hours", "ix_operating_hours")) for name in used), used
+    assert not {"restaurants", "operating_hours", "restaurant_cuisines"} & seq_scanned(tree)
 
 
 def test_a_leaderboard_page_reads_the_board_index(seeded):

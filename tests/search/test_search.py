@@ -2,9 +2,11 @@
 
 from datetime import datetime, time, timedelta
 
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from bellyfed.restaurants.hours import local_now
+from bellyfed.restaurants.hours import local_now, open_state
+from bellyfed.restaurants.models import Restaurant
 from bellyfed.search.params import parse
 from bellyfed.search.queries import search
 from tests.factories import (
@@ -14,6 +16,7 @@ from tests.factories import (
     DishTypeFactory,
     OperatingHoursFactory,
     RestaurantFactory,
+    SpecialClosureFactory,
 )
 from tests.web import count_statements, text
 
@@ -166,6 +169,52 @@ def test_search_results_run_a_fixed_number_of_statements(browser, db_session):
         browser.get("/search?q=laksa")
     assert len(many) == len(few)
     assert len(many) <= 10, many
+    # The page and its cards (city, cuisines, open now) are one statement after the text lookup.
+    search_statements = [s for s in many if "FROM restaurants" in s]
+    assert len(search_statements) == 1, search_statements
+
+
+def test_cards_say_open_or_closed_exactly_as_the_restaurant_page_does(db_session):
+    """The card's open-now is worked out in SQL; it must agree with hours.open_state, which the
+    restaurant page uses, for hours around now, past midnight, and days closed for a holiday."""
+    now = local_now("Asia/Kuala_Lumpur")
+    setups = {
+        "Open": [_interval_around(now, 60, 60)],
+        "Opens later": [_interval_around(now, -60, 120)],
+        "Closed earlier": [_interval_around(now, 180, -60)],
+        "Past midnight": [
+            (
+                (now - timedelta(days=1)).weekday(),
+                time(18),
+                now.time().replace(second=0, microsecond=0) if now.hour >= 1 else time(3),
+            )
+        ],
+        "Around the clock": [(day, time(0), time(0)) for day in range(7)],
+        "No hours": [],
+    }
+    for name, intervals in setups.items():
+        for closed_today in (False, True):
+            r = RestaurantFactory(
+                name=f"{name}{' (holiday)' if closed_today else ''}", timezone="Asia/Kuala_Lumpur"
+            )
+            for weekday, opens, closes in intervals:
+                OperatingHoursFactory(
+                    restaurant=r, weekday=weekday, opens_at=opens, closes_at=closes
+                )
+            if closed_today:
+                SpecialClosureFactory(restaurant=r, starts_on=now.date(), ends_on=now.date())
+    db_session.expire_all()
+    cards = run().restaurants
+    assert len(cards) == 2 * len(setups)
+    by_id = {r.id: r for r in db_session.scalars(select(Restaurant)).all()}
+    for card in cards:
+        r = by_id[card.id]
+        assert card.is_open == open_state(r.hours, r.closures, local_now(r.timezone)).is_open, (
+            r.name
+        )
+    opened = {card.name for card in cards if card.is_open}
+    assert {"Open", "Around the clock"} <= opened
+    assert not {"Open (holiday)", "Around the clock (holiday)", "Opens later", "No hours"} & opened
 
 
 def test_next_page_keeps_best_sort_with_a_location(browser, db_session):

@@ -1,0 +1,134 @@
+"""The search documents' half hours (migration 0008): kept by triggers, and a text search "open now"
+gives the same restaurants whether it starts from them (few candidates) or walks a sort index."""
+
+from __future__ import annotations
+
+import random
+from datetime import time, timedelta
+
+import pytest
+from sqlalchemy import select, text
+from werkzeug.datastructures import MultiDict
+
+from bellyfed.restaurants.hours import local_now, open_state
+from bellyfed.restaurants.models import Restaurant, restaurant_search_documents, search_timezones
+from bellyfed.search import queries
+from bellyfed.search.params import parse
+from tests.factories import (
+    CityFactory,
+    OperatingHoursFactory,
+    RestaurantFactory,
+    SpecialClosureFactory,
+)
+from tests.web import count_statements
+
+ZONES = ("Asia/Kuala_Lumpur", "Europe/London", "America/New_York", "Pacific/Auckland")
+
+
+def slots_of(db_session, restaurant: Restaurant) -> set[int]:
+    docs = restaurant_search_documents.c
+    return set(
+        db_session.scalar(select(docs.open_slots).where(docs.restaurant_id == restaurant.id))
+    )
+
+
+def zone_id(db_session, name: str) -> int:
+    return db_session.scalar(select(search_timezones.c.id).where(search_timezones.c.name == name))
+
+
+def test_a_documents_half_hours_follow_its_hours_and_time_zone(db_session):
+    r = RestaurantFactory(timezone="Asia/Kuala_Lumpur")
+    db_session.flush()
+    assert slots_of(db_session, r) == set()
+    # Tuesday 11:15-12:00 touches the half hours 11:00 and 11:30; Sunday 23:45 into Monday 00:20
+    # touches Sunday 23:30 (the week's last) and Monday 00:00 (its first).
+    OperatingHoursFactory(restaurant=r, weekday=1, opens_at=time(11, 15), closes_at=time(12))
+    OperatingHoursFactory(restaurant=r, weekday=6, opens_at=time(23, 45), closes_at=time(0, 20))
+    db_session.flush()
+    kl = zone_id(db_session, "Asia/Kuala_Lumpur")
+    assert slots_of(db_session, r) == {kl * 336 + s for s in (48 + 22, 48 + 23, 335, 0)}
+    r.timezone = "Europe/London"
+    db_session.flush()
+    london = zone_id(db_session, "Europe/London")
+    assert london != kl
+    assert slots_of(db_session, r) == {london * 336 + s for s in (70, 71, 335, 0)}
+    db_session.execute(text("DELETE FROM operating_hours WHERE restaurant_id = :r"), {"r": r.id})
+    assert slots_of(db_session, r) == set()
+
+
+def test_a_document_made_again_gets_the_half_hours_at_once(db_session):
+    r = RestaurantFactory()
+    OperatingHoursFactory(restaurant=r, weekday=0, opens_at=time(9), closes_at=time(9, 30))
+    db_session.flush()
+    before = slots_of(db_session, r)
+    assert len(before) == 1
+    db_session.execute(text("DELETE FROM restaurant_search_documents WHERE restaurant_id = :r"),
+                       {"r": r.id})  # fmt: skip
+    db_session.execute(text("SELECT refresh_search_documents(ARRAY[:r]::bigint[])"), {"r": r.id})
+    assert slots_of(db_session, r) == before
+
+
+def _random_world(db_session, seed: int) -> list[Restaurant]:
+    """Restaurants named for laksa in four time zones, with hours around each one's now, some past
+    midnight, some around the clock, some closed today for a holiday."""
+    rng = random.Random(seed)
+    city = CityFactory(slug="penang")
+    made = []
+    for n in range(60):
+        zone = ZONES[n % len(ZONES)]
+        now = local_now(zone)
+        r = RestaurantFactory(name=f"Laksa Stall {n}", city=city, timezone=zone,
+                              ranking_points=rng.randint(0, 50))  # fmt: skip
+        for _ in range(rng.randint(0, 3)):
+            start = now + timedelta(minutes=rng.randint(-24 * 60, 12 * 60))
+            length = timedelta(minutes=rng.choice([20, 45, 90, 240, 600]))
+            opens = time(start.hour, start.minute)
+            closes = (start + length).time().replace(second=0, microsecond=0)
+            if opens == closes:
+                continue
+            OperatingHoursFactory(restaurant=r, weekday=start.weekday(), opens_at=opens,
+                                  closes_at=closes)  # fmt: skip
+        if rng.random() < 0.15:
+            SpecialClosureFactory(restaurant=r, starts_on=now.date(), ends_on=now.date())
+        made.append(r)
+    RestaurantFactory(name="Nasi Kandar", city=city)  # no text match
+    db_session.flush()
+    db_session.expire_all()
+    return made
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_open_now_text_search_agrees_with_the_hours_either_way(db_session, monkeypatch, seed):
+    made = _random_world(db_session, seed)
+    expected = {
+        r.id for r in made if open_state(r.hours, r.closures, local_now(r.timezone)).is_open
+    }
+    assert 0 < len(expected) < len(made)  # the world has both, so the filter is tested
+    params = parse(MultiDict({"q": "laksa", "city": "penang", "open_now": "1"}))
+    results = {}
+    for few in (1000, 0):  # from the candidates, then by the sort-index walk
+        monkeypatch.setattr(queries, "FEW_OPEN_MATCHES", few)
+        with count_statements() as statements:
+            page = queries.search(params, page_size=100)
+        used_candidates = any("open_slots" in s for s in statements)
+        assert used_candidates, statements  # the candidates are always asked first
+        results[few] = [card.id for card in page.restaurants]
+        assert all(card.is_open for card in page.restaurants)
+    assert set(results[1000]) == expected
+    assert results[1000] == results[0]  # same restaurants, same order
+
+
+def test_many_candidates_fall_back_to_the_walk(db_session, monkeypatch):
+    _random_world(db_session, 4)
+    monkeypatch.setattr(queries, "FEW_OPEN_MATCHES", 0)
+    params = parse(MultiDict({"q": "laksa", "city": "penang", "open_now": "1"}))
+    queries.allow_typos()
+    term_ids = queries.matching_terms("laksa")
+    candidates = queries.open_candidates(params, term_ids)
+    opening_now = db_session.scalar(
+        select(restaurant_search_documents.c.restaurant_id)
+        .where(restaurant_search_documents.c.open_slots.overlap(queries._half_hours_now()))
+        .limit(1)
+    )
+    # With any restaurant opening in this half hour, more than 0 candidates: no list, walk.
+    assert candidates is None if opening_now is not None else candidates == []
