@@ -14,10 +14,15 @@ from werkzeug.datastructures import MultiDict
 from bellyfed.demo.world import DemoSize
 from bellyfed.extensions import db
 from bellyfed.leaderboards.models import LeaderboardEntry
-from bellyfed.restaurants.models import City, Restaurant
+from bellyfed.restaurants.models import City, Restaurant, restaurant_search_documents
 from bellyfed.search.params import parse
-from bellyfed.search.queries import build_query, cards_query
-from bellyfed.search.text import allow_typos, matching_terms
+from bellyfed.search.queries import (
+    FEW_OPEN_MATCHES,
+    _half_hours_now,
+    build_query,
+    cards_query,
+)
+from bellyfed.search.text import allow_typos, matching_documents, matching_terms
 from tests.conftest import seeded_app
 
 SEARCH_INDEX = "ix_restaurant_search_documents_city_id_name_term_ids_open_slots"
@@ -110,6 +115,25 @@ def test_nearby_search_uses_the_location_index(seeded):
     tree = search_plan(near="3.1478,101.6953", radius_km="2")
     assert "ix_restaurants_location" in indexes_used(tree), indexes_used(tree)
     assert "restaurants" not in seq_scanned(tree)
+
+
+def test_open_now_candidates_come_from_the_search_index_alone(seeded):
+    """Text and the current half hour intersected in the documents' GIN index, not a walk."""
+    params = parse(MultiDict({"q": "cendol", "city": "penang", "open_now": "1"}))
+    allow_typos()
+    term_ids = matching_terms(params.q)
+    docs = restaurant_search_documents.c
+    query = (
+        matching_documents(params.q, term_ids, select(City.id).where(City.slug == "penang")
+                           .scalar_subquery())
+        .where(docs.open_slots.overlap(_half_hours_now()))
+        .limit(FEW_OPEN_MATCHES + 1)
+    )  # fmt: skip
+    tree = plan(query)
+    assert indexes_used(tree) == {SEARCH_INDEX}, indexes_used(tree)
+    conditions = " ".join(n.get("Index Cond", "") for n in nodes(tree))
+    assert "open_slots &&" in conditions, conditions
+    assert not {"restaurants", "restaurant_search_documents"} & seq_scanned(tree)
 
 
 @pytest.mark.parametrize(
