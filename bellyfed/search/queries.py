@@ -34,6 +34,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -51,15 +52,13 @@ from bellyfed.restaurants.models import (
     Restaurant,
     SpecialClosure,
     restaurant_cuisines,
-    restaurant_search_documents,
-    search_timezones,
 )
+from bellyfed.search import opening
 from bellyfed.search.cards import Card, card_columns, card_from_row, cards_of
 from bellyfed.search.params import SearchParams, encode_cursor
 from bellyfed.search.text import (
     MIN_TRIGRAM_QUERY,
     allow_typos,
-    matching_documents,
     matching_terms,
     text_matches,
 )
@@ -67,9 +66,6 @@ from bellyfed.search.versions import queue_read_version
 
 PAGE_SIZE = 20
 EARTH_KM = 6371.0
-SLOTS_PER_WEEK = 336  # half hours
-# A text search "open now" with at most this many candidates sorts them; more walk a sort index.
-FEW_OPEN_MATCHES = 400
 # Searches people ran today (query strings, first pages, no near=): what the worker keeps warm.
 POPULAR = "bellyfed:search:popular:"
 POPULAR_TTL = 2 * 24 * 3600
@@ -164,39 +160,6 @@ def _city_id(params: SearchParams) -> ColumnElement[int] | None:
     )
 
 
-@functools.cache
-def _half_hours_now() -> ColumnElement[list[int]]:
-    """The current local half hour of the week in every restaurant time zone, numbered as the
-    search documents' ``open_slots`` are (migration 0008)."""
-    zones = search_timezones.c
-    local = func.timezone(zones.name, func.now())
-    half_hour = cast(
-        (func.extract("isodow", local) - 1) * 48
-        + func.extract("hour", local) * 2
-        + func.floor(func.extract("minute", local) / 30),
-        Integer,
-    )
-    return select(func.array_agg(zones.id * SLOTS_PER_WEEK + half_hour)).scalar_subquery()
-
-
-def open_candidates(params: SearchParams, term_ids: Sequence[int]) -> list[int] | None:
-    """For a text search "open now": the restaurants matching the text that open in the current
-    half hour, when there are at most FEW_OPEN_MATCHES of them; None when there are more.
-
-    One GIN index search intersects text and half hour. When few restaurants pass, the page is
-    chosen among them alone; a sort-index walk would read the whole city to find them (at night,
-    150-340 ms at 100k restaurants). When many pass, the walk finds a page of them early.
-    """
-    docs = restaurant_search_documents.c
-    candidates = (
-        matching_documents(params.q, term_ids, _city_id(params))
-        .where(docs.open_slots.overlap(_half_hours_now()))
-        .limit(FEW_OPEN_MATCHES + 1)
-    )
-    ids = list(db.session.scalars(candidates))
-    return ids if len(ids) <= FEW_OPEN_MATCHES else None
-
-
 def build_query(
     params: SearchParams,
     page_size: int = PAGE_SIZE,
@@ -207,7 +170,7 @@ def build_query(
     page follows); ``search()`` reads their cards around it.
 
     ``term_ids`` are the dictionary names the text matched (``text.matching_terms``);
-    ``candidates``, when given, the restaurants the text matched (``open_candidates``).
+    ``candidates``, when given, the restaurants the text matched (``opening.candidates``).
     """
     query = select(Restaurant).where(Restaurant.is_active)
     city_id = _city_id(params)
@@ -277,7 +240,8 @@ def cards_query(
         if ascending
         else (page.c.sort_value.desc(), page.c.id.desc())
     )
-    return cards_of(page, _open_now(), order)
+    # An open-now search has proved each row open: its cards need not ask again.
+    return cards_of(page, true() if params.open_now else _open_now(), order)
 
 
 def search(params: SearchParams, page_size: int = PAGE_SIZE) -> SearchPage:
@@ -288,7 +252,9 @@ def search(params: SearchParams, page_size: int = PAGE_SIZE) -> SearchPage:
         allow_typos()
         term_ids = matching_terms(params.q)
         if params.open_now and len(params.q) >= MIN_TRIGRAM_QUERY:
-            candidates = open_candidates(params, term_ids)
+            zone = next((c.timezone for c in cities() if c.slug == params.city), None)
+            if not opening.busy(zone if params.city else None):
+                candidates = opening.candidates(params.q, term_ids, _city_id(params))
     rows = db.session.execute(cards_query(params, page_size, term_ids, candidates)).all()
     more = len(rows) > page_size
     rows = rows[:page_size]

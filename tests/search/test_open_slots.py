@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from bellyfed.restaurants.hours import local_now, open_state
 from bellyfed.restaurants.models import Restaurant, restaurant_search_documents, search_timezones
-from bellyfed.search import queries
+from bellyfed.search import opening, queries
 from bellyfed.search.params import parse
 from tests.factories import (
     CityFactory,
@@ -97,37 +97,78 @@ def _random_world(db_session, seed: int) -> list[Restaurant]:
     return made
 
 
+def all_pages(args: dict, page_size: int = 7) -> list[int]:
+    """Every result, following the cursors page by page."""
+    ids, cursor = [], None
+    while True:
+        params = parse(MultiDict({**args, **({"cursor": cursor} if cursor else {})}))
+        page = queries.search(params, page_size=page_size)
+        assert all(card.is_open for card in page.restaurants)
+        ids += [card.id for card in page.restaurants]
+        if not (cursor := page.next_cursor):
+            return ids
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_open_now_text_search_agrees_with_the_hours_either_way(db_session, monkeypatch, seed):
+    """From the candidates or by the walk: the same pages, page after page, with filters, and
+    exactly the restaurants the hours say are open."""
     made = _random_world(db_session, seed)
-    expected = {
+    made[0].is_active = False
+    for r in made[::3]:
+        r.price_level = 3
+    db_session.flush()
+    for args in (
+        {"q": "laksa", "city": "penang", "open_now": "1"},
+        {"q": "laksa", "city": "penang", "open_now": "1", "price": "3"},
+        {"q": "laksa", "open_now": "1", "sort": "newest"},
+    ):
+        expected = {
+            r.id for r in made if r.is_active and (r.price_level == 3 or "price" not in args)
+            and open_state(r.hours, r.closures, local_now(r.timezone)).is_open
+        }  # fmt: skip
+        results = {}
+        for few in (1000, 0):  # from the candidates, then by the sort-index walk
+            monkeypatch.setattr(opening, "FEW_OPEN_MATCHES", few)
+            with count_statements() as statements:
+                results[few] = all_pages(args)
+            assert any("open_slots &&" in s for s in statements)  # the candidates are asked first
+        assert set(results[1000]) == expected, args
+        assert results[1000] == results[0], args  # same restaurants, same order
+    assert 0 < len(expected) < len(made)  # the world has both, so the filter is tested
+
+
+def test_at_a_busy_half_hour_the_candidates_are_not_asked(db_session, monkeypatch):
+    made = _random_world(db_session, 5)
+    db_session.execute(text("ANALYZE restaurants, restaurant_search_documents"))
+    args = {"q": "laksa", "city": "penang", "open_now": "1"}
+    monkeypatch.setattr(opening, "BUSY_HALF_HOUR", 0.0)  # every half hour is busy
+    assert opening.busy("Asia/Kuala_Lumpur")
+    with count_statements() as statements:
+        walked = all_pages(args)
+    assert not any("open_slots &&" in s for s in statements)
+    monkeypatch.setattr(opening, "BUSY_HALF_HOUR", 1.01)  # none is
+    assert not opening.busy("Asia/Kuala_Lumpur")
+    assert all_pages(args) == walked
+    assert set(walked) == {
         r.id for r in made if open_state(r.hours, r.closures, local_now(r.timezone)).is_open
     }
-    assert 0 < len(expected) < len(made)  # the world has both, so the filter is tested
-    params = parse(MultiDict({"q": "laksa", "city": "penang", "open_now": "1"}))
-    results = {}
-    for few in (1000, 0):  # from the candidates, then by the sort-index walk
-        monkeypatch.setattr(queries, "FEW_OPEN_MATCHES", few)
-        with count_statements() as statements:
-            page = queries.search(params, page_size=100)
-        used_candidates = any("open_slots" in s for s in statements)
-        assert used_candidates, statements  # the candidates are always asked first
-        results[few] = [card.id for card in page.restaurants]
-        assert all(card.is_open for card in page.restaurants)
-    assert set(results[1000]) == expected
-    assert results[1000] == results[0]  # same restaurants, same order
+
+
+def test_a_time_zone_without_statistics_is_never_busy(db_session, monkeypatch):
+    monkeypatch.setattr(opening, "BUSY_HALF_HOUR", 0.0)
+    assert not opening.busy("Antarctica/Troll")  # no restaurant there, so no statistics
 
 
 def test_many_candidates_fall_back_to_the_walk(db_session, monkeypatch):
     _random_world(db_session, 4)
-    monkeypatch.setattr(queries, "FEW_OPEN_MATCHES", 0)
-    params = parse(MultiDict({"q": "laksa", "city": "penang", "open_now": "1"}))
+    monkeypatch.setattr(opening, "FEW_OPEN_MATCHES", 0)
     queries.allow_typos()
     term_ids = queries.matching_terms("laksa")
-    candidates = queries.open_candidates(params, term_ids)
+    candidates = opening.candidates("laksa", term_ids, None)
     opening_now = db_session.scalar(
         select(restaurant_search_documents.c.restaurant_id)
-        .where(restaurant_search_documents.c.open_slots.overlap(queries._half_hours_now()))
+        .where(restaurant_search_documents.c.open_slots.overlap(opening.half_hours_now()))
         .limit(1)
     )
     # With any restaurant opening in this half hour, more than 0 candidates: no list, walk.

@@ -15,13 +15,9 @@ from bellyfed.demo.world import DemoSize
 from bellyfed.extensions import db
 from bellyfed.leaderboards.models import LeaderboardEntry
 from bellyfed.restaurants.models import City, Restaurant, restaurant_search_documents
+from bellyfed.search.opening import FEW_OPEN_MATCHES, half_hours_now
 from bellyfed.search.params import parse
-from bellyfed.search.queries import (
-    FEW_OPEN_MATCHES,
-    _half_hours_now,
-    build_query,
-    cards_query,
-)
+from bellyfed.search.queries import build_query, cards_query
 from bellyfed.search.text import allow_typos, matching_documents, matching_terms
 from tests.conftest import seeded_app
 
@@ -126,7 +122,7 @@ def test_open_now_candidates_come_from_the_search_index_alone(seeded):
     query = (
         matching_documents(params.q, term_ids, select(City.id).where(City.slug == "penang")
                            .scalar_subquery())
-        .where(docs.open_slots.overlap(_half_hours_now()))
+        .where(docs.open_slots.overlap(half_hours_now()))
         .limit(FEW_OPEN_MATCHES + 1)
     )  # fmt: skip
     tree = plan(query)
