@@ -150,6 +150,7 @@ class Picks:
     ids: list[int]
     board: str
     searches: list[str]
+    cities: list[str]
     keyset_city: str
     keyset_cursor: str
 
@@ -195,7 +196,7 @@ def pick(database_url: str) -> Picks:
                      f"q={quote(name.split()[0])}&city={city}&open_now=1"]  # fmt: skip
     searches += [f"q={quote(c)}&city={cities[0]}" for c in cuisines] + [f"q={quote(dish_types[0])}"]
     return Picks(counts, top_slug, spread, ids, f"/dishes/{board[0]}/{board[1]}", searches,
-                 keyset_city, encode_cursor("best", value, row_id))  # fmt: skip
+                 cities, keyset_city, encode_cursor("best", value, row_id))  # fmt: skip
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -215,6 +216,11 @@ def scenarios(p: Picks) -> list[Scenario]:
                  [f"/go/{i}/directions" for i in p.ids]),
         Scenario("search page, uncached", "uncached", [f"/search?{q}" for q in p.searches]),
         Scenario("search API, uncached", "uncached", [f"/api/v1/restaurants?{q}" for q in p.searches]),
+        # The floor of a search response: text that matches nothing, so no card is read.
+        Scenario("search page, no match, uncached", "uncached",
+                 [f"/search?q=zqxj&city={c}" for c in p.cities]),
+        Scenario("search API, no match, uncached", "uncached",
+                 [f"/api/v1/restaurants?q=zqxj&city={c}" for c in p.cities]),
         Scenario("search page, cached", "default", [f"/search?{q}" for q in p.searches]),
         Scenario("search page, DynamoDB search cache only", "dynamodb-caches",
                  [f"/search?{q}" for q in p.searches]),
@@ -296,6 +302,12 @@ TARGETS = (
            "primary-key lookup (/go/<id>)", "p95", "<= 5", lambda r: r <= 5),
     Target("search page (text + filters, uncached), p95", "search page, uncached",
            "primary-key lookup (/go/<id>)", "p95", "<= 5", lambda r: r <= 5),
+    Target("search page matching nothing, p95 (the floor of a search response; not a target)",
+           "search page, no match, uncached", "primary-key lookup (/go/<id>)", "p95", "info",
+           lambda r: True),
+    Target("search API matching nothing, p95 (its floor; not a target)",
+           "search API, no match, uncached", "primary-key lookup (/go/<id>)", "p95", "info",
+           lambda r: True),
     Target(f"keyset page at depth {KEYSET_DEPTH:,}, p50", f"keyset page at depth {KEYSET_DEPTH:,}",
            "keyset page 1", "p50", "<= 1.5", lambda r: r <= 1.5),
     Target("cached search page, p50 (times faster)", "search page, cached", "search page, uncached",
