@@ -22,7 +22,10 @@ def browser_page() -> str:
     """The page in the diner's address bar: for HTMX, the page that made the request."""
     hx_url = request.headers.get("HX-Current-URL")
     if hx_url:
-        parts = urlsplit(hx_url)
+        try:
+            parts = urlsplit(hx_url)
+        except ValueError:  # a host invalid under NFKC (full-width slashes): ignore it
+            return request.full_path.rstrip("?")
         return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
     return request.full_path.rstrip("?")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from bellyfed.demo.load import DEMO_PASSWORD, load_demo
@@ -32,6 +33,8 @@ demo_cli = AppGroup("demo", help="Demo data for local use and benchmarks.")
 @click.option("--reset", is_flag=True, help="Delete all restaurants, users and their data first.")
 def load_command(restaurants: int, users: int | None, seed: int, reset: bool) -> None:
     """Fill the database with deterministic demo data; does nothing if restaurants exist."""
+    if current_app.config["BELLYFED_ENV"] == "production":  # accounts with a published password
+        raise click.UsageError("Demo data is for local use and benchmarks, never production.")
     size = DemoSize(restaurants=restaurants, users=users, seed=seed)
     started = time.perf_counter()
     conn = db.session.connection().connection.driver_connection

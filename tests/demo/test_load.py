@@ -165,3 +165,14 @@ def test_the_cli_rejects_a_bad_scale(app, db_session):
     result = app.test_cli_runner().invoke(args=["demo", "load", "--restaurants", "0"])
     assert result.exit_code == 2
     assert "Invalid value for '--restaurants'" in result.output
+
+
+def test_production_refuses_demo_data(app):
+    """The demo accounts have a published password (ASVS 2.5.4): never in production."""
+    before, app.config["BELLYFED_ENV"] = app.config["BELLYFED_ENV"], "production"
+    try:
+        result = app.test_cli_runner().invoke(args=["demo", "load", "--restaurants", "1"])
+    finally:
+        app.config["BELLYFED_ENV"] = before
+    assert result.exit_code == 2
+    assert "never production" in result.output
