@@ -53,12 +53,17 @@ def _ask_to_log_in() -> ResponseReturnValue:
 
 
 def _return_path() -> str | None:
-    if is_htmx():
-        return browser_page()
-    if request.method == "GET":
-        return request.full_path.rstrip("?")
-    # A form POST returns to the page the form was on: its own URL may not answer a GET.
-    referrer = urlsplit(request.referrer or "")
+    """Where to come back after logging in; None when the request doesn't say (or says nonsense:
+    header values are the client's, and some URLs make ``urlsplit`` raise ValueError)."""
+    try:
+        if is_htmx():
+            return browser_page()
+        if request.method == "GET":
+            return request.full_path.rstrip("?")
+        # A form POST returns to the page the form was on: its own URL may not answer a GET.
+        referrer = urlsplit(request.referrer or "")
+    except ValueError:  # e.g. a host with full-width slashes (invalid under NFKC)
+        return None
     if referrer.netloc != request.host:
         return None
     return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))

@@ -7,19 +7,30 @@ from sqlalchemy import func, select
 
 from bellyfed.accounts import bp
 from bellyfed.accounts.models import User
+from bellyfed.dynamo import sessions as session_storage
 from bellyfed.extensions import db
 
 
 @bp.cli.command("make-admin")
 @click.argument("email")
 def make_admin_command(email: str) -> None:
-    """Make the account with this email an operator (admin)."""
+    """Make the account with this email an operator (admin); its sessions end, so the new role
+    starts with a fresh sign-in (and a fresh session id)."""
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None:
         raise click.ClickException(f"No account with the email {email!r}.")
     if user.role == "admin":
         click.echo(f"{user.username} is already an operator.")
         return
+    ended = end_all_sessions(user.id)
     user.role = "admin"
     db.session.commit()
     click.echo(f"{user.username} is now an operator: /admin/dashboard")
+    click.echo(f"Ended {ended} session{'s' * (ended != 1)}: they sign in again to use the role.")
+
+
+def end_all_sessions(user_id: int) -> int:
+    """End every session of the user (a privilege change: no id from before it lives on)."""
+    ids = [stored.id for stored in session_storage.for_user(user_id)]
+    session_storage.delete_many(ids)
+    return len(ids)

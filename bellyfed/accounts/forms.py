@@ -19,12 +19,16 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, Val
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from bellyfed.accounts.models import User
+from bellyfed.accounts.passwords import COMMON_MESSAGE, PERSONAL_MESSAGE, is_common, is_personal
 from bellyfed.core.formatting import price_level_label
 from bellyfed.core.vocab import DIETARY_TAGS, PRICE_LEVELS
 from bellyfed.extensions import db
 from bellyfed.restaurants.models import City, Cuisine
 
 MIN_PASSWORD_LENGTH = 12
+# A new password: 12 to 128 characters (OWASP ASVS 2.1.1, 2.1.2). Log-in takes up to 1024, so an
+# account whose password was chosen under the old, longer limit can still sign in.
+MAX_NEW_PASSWORD_LENGTH = 128
 MAX_PASSWORD_LENGTH = 1024  # argon2 copes with more, but nobody types a novel into a password box
 USERNAME_MESSAGE = "Usernames are 3-30 characters: lowercase letters, digits and underscores."
 PRICE_CHOICES = [("", "Any")] + [(str(level), price_level_label(level)) for level in PRICE_LEVELS]
@@ -89,6 +93,7 @@ def identifier_field() -> StringField:
     return StringField(
         "Username or email",
         filters=[_clean],
+        render_kw={"autocomplete": "username"},
         validators=[
             DataRequired("Enter your username or email."),
             Length(max=254, message="That is longer than any username or email we know."),
@@ -96,17 +101,31 @@ def identifier_field() -> StringField:
     )
 
 
+def not_common(form: FlaskForm, field: Field) -> None:
+    """Refuse a password from the shipped list of common and breached passwords."""
+    if field.data and is_common(field.data):
+        raise ValidationError(COMMON_MESSAGE)
+
+
 def new_password_field(label: str, missing: str) -> PasswordField:
-    """A password being chosen (sign-up, reset): the same length rules everywhere."""
+    """A password being chosen (sign-up, reset): the same rules everywhere."""
     return PasswordField(
         label,
+        # Password managers offer to generate and save one (nothing here blocks pasting).
+        render_kw={"autocomplete": "new-password"},
         validators=[
             DataRequired(missing),
             Length(
-                MIN_PASSWORD_LENGTH,
-                MAX_PASSWORD_LENGTH,
-                f"Use at least {MIN_PASSWORD_LENGTH} characters; a short phrase works well.",
+                min=MIN_PASSWORD_LENGTH,
+                message=(
+                    f"Use at least {MIN_PASSWORD_LENGTH} characters; a short phrase works well."
+                ),
             ),
+            Length(
+                max=MAX_NEW_PASSWORD_LENGTH,
+                message=f"Keep it to {MAX_NEW_PASSWORD_LENGTH} characters or fewer.",
+            ),
+            not_common,
         ],
     )
 
@@ -115,6 +134,7 @@ def repeat_password_field(label: str, missing: str) -> PasswordField:
     """The chosen password typed again; must equal the ``password`` field."""
     return PasswordField(
         label,
+        render_kw={"autocomplete": "new-password"},
         validators=[DataRequired(missing), EqualTo("password", "The two passwords don't match.")],
     )
 
@@ -125,6 +145,7 @@ class RegistrationForm(FlaskForm):
     username = StringField(
         "Username",
         filters=[_clean, _lower],
+        render_kw={"autocomplete": "username"},
         validators=[
             DataRequired("Choose a username."),
             Length(3, 30, USERNAME_MESSAGE),
@@ -162,6 +183,12 @@ class RegistrationForm(FlaskForm):
         if db.session.scalar(taken):
             raise ValidationError("An account with that email already exists. Try logging in.")
 
+    def validate_password(self, field: Field) -> None:
+        """Refuse the username, email or display name as the password."""
+        names = (self.username.data, self.email.data, self.display_name.data)
+        if field.data and is_personal(field.data, names):
+            raise ValidationError(PERSONAL_MESSAGE)
+
 
 class LoginForm(FlaskForm):
     """Username or email, and the password."""
@@ -169,6 +196,7 @@ class LoginForm(FlaskForm):
     identifier = identifier_field()
     password = PasswordField(
         "Password",
+        render_kw={"autocomplete": "current-password"},
         validators=[
             DataRequired("Enter your password."),
             Length(max=MAX_PASSWORD_LENGTH, message="That password is too long."),

@@ -46,7 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bellyfed.accounts import bp, throttle
 from bellyfed.accounts.forms import ForgotPasswordForm, ResetPasswordForm
 from bellyfed.accounts.models import User
-from bellyfed.accounts.passwords import hash_password
+from bellyfed.accounts.passwords import PERSONAL_MESSAGE, hash_password, is_personal
 from bellyfed.accounts.services import find_account
 from bellyfed.accounts.sessions import end_sessions, rotate
 from bellyfed.core import mail
@@ -217,7 +217,11 @@ def _reset() -> ResponseReturnValue:
         session.pop(SESSION_KEY, None)
         return _expired()
     form = ResetPasswordForm()
-    if not form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if valid and is_personal(form.password.data, (user.username, user.email)):
+        form.password.errors.append(PERSONAL_MESSAGE)
+        valid = False
+    if not valid:
         return render_template("accounts/reset.html", form=form)
     return _save(user, secret, hash_password(form.password.data))
 

@@ -1,11 +1,51 @@
-"""Password hashing with argon2id (argon2-cffi's RFC 9106 low-memory profile)."""
+"""Password hashing with argon2id, and the check that refuses common (breached) passwords.
+
+Hashing parameters are RFC 9106's "low-memory" profile (argon2-cffi's default), pinned here so a
+library upgrade can never lower them silently: 64 MiB, 3 passes, 4 lanes, above OWASP's minimum
+for argon2id (19 MiB, 2 passes, 1 lane). A hash made with other parameters is upgraded at the next
+successful log-in (``needs_rehash``; see ``services.authenticate``).
+
+Common passwords come from a shipped list (``data/common-passwords.txt.gz``, see its README):
+nothing is sent anywhere to check a password.
+"""
 
 from __future__ import annotations
 
-from argon2 import PasswordHasher
+import gzip
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
+TIME_COST = 3
+MEMORY_COST_KIB = 64 * 1024
+PARALLELISM = 4
+HASH_LEN = 32
+SALT_LEN = 16
+# OWASP Password Storage Cheat Sheet, argon2id's minimum configuration.
+OWASP_MINIMUM = {"memory_cost_kib": 19 * 1024, "time_cost": 2, "parallelism": 1}
+
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "data" / "common-passwords.txt.gz"
+COMMON_MESSAGE = (
+    "That password is on a list of passwords that attackers try first. "
+    "Choose something less common: a short phrase of your own works well."
+)
+PERSONAL_MESSAGE = "Don't use your username or email as your password."
+# What people tack onto a common password to pass a length rule: digits and punctuation.
+_SUFFIX = re.compile(r"[\d\W_]+$")
+_PREFIX = re.compile(r"^[\d\W_]+")
+
+_hasher = PasswordHasher(
+    time_cost=TIME_COST,
+    memory_cost=MEMORY_COST_KIB,
+    parallelism=PARALLELISM,
+    hash_len=HASH_LEN,
+    salt_len=SALT_LEN,
+    type=Type.ID,
+)
 
 
 def hash_password(password: str) -> str:
@@ -22,5 +62,51 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 def needs_rehash(password_hash: str) -> bool:
-    """True when the hash was made with weaker parameters than the current ones."""
+    """True when the hash was made with other parameters than the current ones."""
     return _hasher.check_needs_rehash(password_hash)
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list, lowercased (read once per process)."""
+    with gzip.open(COMMON_PASSWORDS_FILE, "rt", encoding="utf-8") as lines:
+        return frozenset(line.strip() for line in lines if line.strip())
+
+
+def _normalized(password: str) -> str:
+    return "".join(password.split()).lower()
+
+
+def _is_repetition(value: str) -> bool:
+    """ "aaaaaaaaaaaa", "abcabcabcabc", "passwordpassword": one short unit (or a listed
+    password) repeated."""
+    for size in range(1, len(value) // 2 + 1):
+        unit = value[:size]
+        if len(value) % size == 0 and unit * (len(value) // size) == value:
+            return size <= 4 or unit in common_passwords()
+    return False
+
+
+def is_common(password: str) -> bool:
+    """True for a listed password, also when spaced out, in another case, repeated, or padded
+    with digits and punctuation ("Password123!", "!!iloveyou2024")."""
+    common = common_passwords()
+    value = _normalized(password)
+    if not value or value in common or _is_repetition(value):
+        return True
+    core = _PREFIX.sub("", _SUFFIX.sub("", value))
+    return len(core) >= 4 and (core in common or _is_repetition(core))
+
+
+def is_personal(password: str, personal: Iterable[str | None]) -> bool:
+    """True when the password is just one of the user's own names (or that plus digits)."""
+    value = _SUFFIX.sub("", _normalized(password)) or _normalized(password)
+    for item in personal:
+        if not item:
+            continue
+        names = {_normalized(item)}
+        if "@" in item:
+            names.add(_normalized(item.split("@", 1)[0]))
+        if value in names:
+            return True
+    return False

@@ -42,6 +42,7 @@ class TokenConfirmForm(FlaskForm):
 
     password = PasswordField(
         "Your password",
+        render_kw={"autocomplete": "current-password"},
         validators=[
             DataRequired("Enter your password to confirm."),
             Length(max=MAX_PASSWORD_LENGTH, message="That password is too long."),

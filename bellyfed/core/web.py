@@ -24,6 +24,12 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'self'; object-src 'none'"
 )
 
+FRAMING_POLICY = "frame-ancestors 'none'"
+# Production only: two years, subdomains included (not "preload": that is the domain owner's call).
+STRICT_TRANSPORT_SECURITY = "max-age=63072000; includeSubDomains"
+# Nothing on Bellyfed uses these browser features; "near me" search takes typed coordinates.
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
 ERROR_MESSAGES = {
     400: "That request did not make sense to us.",
     403: "You can't do that.",
@@ -75,10 +81,23 @@ def _refuse_nul_bytes() -> None:
 
 
 def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    """Every response, pages, errors, static files and the API alike (views may tighten them)."""
+    policies = response.headers.getlist("Content-Security-Policy")
+    if not policies:
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    elif not any("frame-ancestors" in policy for policy in policies):
+        # A view's own policy (photos) says nothing of framing: a second policy does, and
+        # browsers enforce every policy they are sent.
+        response.headers.add("Content-Security-Policy", FRAMING_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    if current_app.config.get("BELLYFED_ENV") == "production":
+        # Production is served over HTTPS only (secure __Host- cookie); browsers ignore the header
+        # on plain HTTP, so it is sent whatever the scheme the proxy in front reports.
+        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
     return response
 
 
