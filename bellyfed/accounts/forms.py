@@ -266,6 +266,21 @@ class ForgotPasswordForm(FlaskForm):
     identifier = identifier_field()
 
 
+class ChangePasswordForm(FlaskForm):
+    """The current password, then a new one typed twice under the sign-up rules."""
+
+    current = PasswordField(
+        "Current password",
+        render_kw={"autocomplete": "current-password"},
+        validators=[
+            DataRequired("Enter your current password."),
+            Length(max=MAX_PASSWORD_LENGTH, message="That password is too long."),
+        ],
+    )
+    password = new_password_field("New password", "Choose a new password.")
+    confirm = repeat_password_field("Repeat it", "Type your new password a second time.")
+
+
 class ResetPasswordForm(FlaskForm):
     """A new password, typed twice, under the same rules as at sign-up."""
 

@@ -46,6 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bellyfed.accounts import bp, throttle
 from bellyfed.accounts.forms import ForgotPasswordForm, ResetPasswordForm
 from bellyfed.accounts.models import User
+from bellyfed.accounts.password_change import notify_changed
 from bellyfed.accounts.passwords import PERSONAL_MESSAGE, hash_password, is_personal
 from bellyfed.accounts.services import find_account
 from bellyfed.accounts.sessions import end_sessions, rotate
@@ -263,6 +264,7 @@ def _save(user: User, secret: str, password_hash: str) -> ResponseReturnValue:
         log.exception(
             "Password of user %s changed; the second sweep of its sessions failed", user.id
         )
+    notify_changed(user)
     # The failures counted against the old password are not the new password's fault.
     throttle.attempt_succeeded(
         throttle.account_subject(user.id, user.username), request.remote_addr

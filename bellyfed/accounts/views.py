@@ -164,4 +164,4 @@ def profile(username: str) -> ResponseReturnValue:
 
 
 # Routes kept in modules of their own, registered on the same blueprint when imported here.
-from bellyfed.accounts import password_reset, token_views  # noqa: E402, F401
+from bellyfed.accounts import password_change, password_reset, token_views  # noqa: E402, F401

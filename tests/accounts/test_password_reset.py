@@ -150,6 +150,8 @@ def test_the_whole_flow_from_asking_to_logging_in_with_the_new_password(client, 
     saved = choose(client)
     assert saved.status_code == 302
     assert saved.headers["Location"] == "/auth/login"
+    notice = outbox[-1]  # the owner is told the password changed (ASVS 2.2.3)
+    assert (notice.to, notice.subject) == ("siti@example.com", "Your Bellyfed password was changed")
     assert "Your password is changed and you're logged out everywhere." in page(
         client.get("/auth/login")
     )

@@ -26,7 +26,7 @@ from bellyfed.photos.models import Photo
 from bellyfed.rankings.models import Ranking
 from bellyfed.reviews.models import Comment, Review
 from bellyfed.votes.models import DishVote, ReviewVote
-from tests.factories import DishVoteFactory, ReviewVoteFactory
+from tests.factories import TEST_PASSWORD, DishVoteFactory, ReviewVoteFactory
 from tests.security.conftest import COUNTS, World, unsafe_routes
 from tests.web import csrf_token
 
@@ -192,6 +192,21 @@ ATTACKS: dict[tuple[str, str], tuple[Callable[[Scene], Any], Callable[[Any], Non
                 "profile-email": s.world.alice.email,
                 "profile-avatar_photo_id": str(s.world.photo.id),
                 "profile-role": "admin",
+            },
+        ),
+        refused(302),
+    ),
+    ("accounts.change_password", "POST"): (
+        # No field names an account: Bob's own current password changes Bob's, never Alice's.
+        lambda s: _post(
+            s,
+            "/account/password",
+            {
+                "current": TEST_PASSWORD,
+                "password": "bob's brand new phrase",
+                "confirm": "bob's brand new phrase",
+                "user_id": str(s.world.alice.id),
+                "username": s.world.alice.username,
             },
         ),
         refused(302),
