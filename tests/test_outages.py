@@ -12,10 +12,12 @@ def test_postgresql_down_is_a_503_on_pages_and_the_api(aws_endpoint, redis_clien
     page = client.get("/search?q=laksa")
     assert page.status_code == 503
     assert "database is briefly unavailable" in page.get_data(as_text=True)
+    assert page.headers["Retry-After"] == "60"
     api = client.get("/api/v1/restaurants?q=laksa")
     assert api.status_code == 503
     assert api.content_type == "application/problem+json"
     assert "database is briefly unavailable" in api.get_json()["detail"]
+    assert api.headers["Retry-After"] == "60"
 
 
 def test_a_nul_byte_in_any_repeated_argument_is_a_400(client):

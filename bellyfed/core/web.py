@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, abort, current_app, jsonify, render_template, request, session
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    session,
+)
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
@@ -25,6 +36,7 @@ CONTENT_SECURITY_POLICY = (
 )
 
 FRAMING_POLICY = "frame-ancestors 'none'"
+DATABASE_RETRY_AFTER_SECONDS = 60
 # Production only: two years, subdomains included (not "preload": that is the domain owner's call).
 STRICT_TRANSPORT_SECURITY = "max-age=63072000; includeSubDomains"
 # Nothing on Bellyfed uses these browser features; "near me" search takes typed coordinates.
@@ -58,12 +70,23 @@ def register_converters(app: Flask) -> None:
 def init_app(app: Flask) -> None:
     """CSRF on every unsafe request (HTMX sends the token in X-CSRFToken), headers, error pages."""
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
+    app.before_request(_refuse_unnamed_fields)  # before the CSRF check, which would trip on them
     csrf.init_app(app)
     app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _database_unavailable)
+
+
+def _refuse_unnamed_fields() -> None:
+    """A multipart part whose name Werkzeug can't read (``name="\\"``) comes back keyed None, and
+    Flask-WTF's CSRF check then fails with a 500: refuse the form with a 400 instead."""
+    if request.mimetype == "multipart/form-data" and (
+        None in request.form or None in request.files
+    ):
+        abort(400, description="That form has a field without a proper name. "
+                               "Reload the page and try again.")  # fmt: skip
 
 
 def _refuse_nul_bytes() -> None:
@@ -123,16 +146,23 @@ def _http_error(error: HTTPException) -> Response | tuple[Response | str, int]:
     return render_template("errors/error.html", code=code, title=error.name, message=message), code
 
 
-def _database_unavailable(error: OperationalError) -> Response | tuple[Response | str, int]:
+def _database_unavailable(error: OperationalError) -> Response:
     """PostgreSQL down, restarting or a statement over its time limit: a 503 that says so."""
     log.warning("database unavailable: %s", error.orig or error)
     db.session.rollback()
-    return _http_error(
-        ServiceUnavailable(
-            "Bellyfed's database is briefly unavailable or too slow right now. "
-            "Please try again shortly."
+    # The page must not load the signed-in user from the database that just failed (nor reload
+    # one loaded before: the rollback expired it): it shows the signed-out navigation.
+    g._login_user = current_app.login_manager.anonymous_user()
+    response = make_response(
+        _http_error(
+            ServiceUnavailable(
+                "Bellyfed's database is briefly unavailable or too slow right now. "
+                "Please try again shortly."
+            )
         )
     )
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def _custom(error: HTTPException) -> bool:
