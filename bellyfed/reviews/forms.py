@@ -6,15 +6,10 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import (
-    DateField,
-    RadioField,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-    TextAreaField,
-)
+from wtforms import DateField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from bellyfed.accounts.forms import ChoiceField, MultiCheckboxField
 
 
 class ReviewForm(FlaskForm):
@@ -30,10 +25,13 @@ class ReviewForm(FlaskForm):
         validators=[DataRequired(message="Write a few words about your visit."), Length(max=5000)],
     )
     visited_on = DateField("When did you go?", validators=[Optional()])
-    dish_id = SelectField("About a dish (optional)", choices=[], validate_choice=True, coerce=str)
+    dish_id = ChoiceField(
+        "About a dish (optional)", choices=[], coerce=str,
+        invalid="Pick one of this restaurant's dishes from the list.",
+    )  # fmt: skip
     new_photos = MultipleFileField("Photos")
-    remove_photos = SelectMultipleField(
-        "Remove photos", choices=[], coerce=int, validate_choice=True
+    remove_photos = MultiCheckboxField(
+        "Remove photos", choices=[], coerce=int, invalid="Pick photos of this review to remove."
     )
 
     def validate_visited_on(self, field: DateField) -> None:
