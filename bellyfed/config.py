@@ -127,6 +127,12 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "task_ignore_result": True,
             "worker_prefetch_multiplier": 1,
             "broker_connection_retry_on_startup": True,
+            # A broker outage of any length: the worker keeps trying (every few seconds, backing
+            # off to 30 s) instead of exiting after 100 attempts, and picks up when Redis returns.
+            "broker_connection_max_retries": None,
+            # Tasks running when the broker connection drops cannot be acknowledged: stop them and
+            # let the broker redeliver (they are idempotent). Celery 6's default, set explicitly.
+            "worker_cancel_long_running_tasks_on_connection_loss": True,
             "broker_transport_options": {
                 "visibility_timeout": _int(env, "CELERY_VISIBILITY_TIMEOUT", 3600),
             },

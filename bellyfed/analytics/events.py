@@ -161,6 +161,9 @@ def _queue(pipe: redis.client.Pipeline, counts: Counter[str],
 def _lost(count: int, exc: Exception) -> None:
     global lost_events
     lost_events += count
+    from bellyfed.ops.metrics import count_lost_events  # ops imports the app's features late
+
+    count_lost_events(count)
     log.warning("analytics: Redis unavailable, %d event(s) lost (%d so far): %s",
                 count, lost_events, exc)  # fmt: skip
 

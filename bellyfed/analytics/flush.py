@@ -1,6 +1,7 @@
 """Moving buffered events from Redis to DynamoDB exactly once.
 
-1. Take the lock (one flusher at a time; batches must be applied in order).
+1. Take the lock (one flusher at a time; batches must be applied in order). It expires within
+   seconds of a flusher dying; a live one keeps renewing it.
 2. Re-drive any batch a previous flush left behind (it died, or DynamoDB was down).
 3. Snapshot the buffer atomically: ``RENAME events -> batch:<seq>`` with a new seq.
 4. Apply the batch: per DynamoDB item one conditional UpdateItem carrying ``seq``
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -30,9 +32,15 @@ from bellyfed.dynamo import counters
 from bellyfed.dynamo.counters import Increment
 from bellyfed.extensions import db
 
-# The lock outlives a killed flusher by at most this long; a live one renews it as it writes.
 log = logging.getLogger(__name__)
-LOCK_SECONDS = 60
+# The lock outlives a killed flusher by at most LOCK_SECONDS, so the next flush (beat: every 5 s)
+# takes over within seconds of a worker dying mid-task. A live flusher keeps it: a thread renews it
+# every RENEW_SECONDS however long one DynamoDB call takes (retries included), and the flush
+# itself checks it still holds it every RENEW_EVERY writes, before finishing a batch. A flusher
+# stuck past MAX_HOLD_SECONDS stops renewing, so a hung process cannot block flushing forever.
+LOCK_SECONDS = 8
+RENEW_SECONDS = 2
+MAX_HOLD_SECONDS = 15 * 60
 RENEW_EVERY = 50  # writes
 HOUR_TTL = 120 * 24 * 3600
 MINUTE_TTL = 3 * 24 * 3600
@@ -145,6 +153,36 @@ PERMANENT = {"ValidationException", "SerializationException"}
 DEAD = "bellyfed:dead"  # HASH of items set aside, for an operator to look at
 
 
+class _Keeper:
+    """Renews the flush lock from a daemon thread while the flush runs; it dies with the process."""
+
+    def __init__(self, redis_client: redis.Redis, token: str) -> None:
+        self._client, self._token = redis_client, token
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="flush-lock", daemon=True)
+
+    def __enter__(self) -> _Keeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=RENEW_SECONDS + 1)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + MAX_HOLD_SECONDS
+        while not self._done.wait(RENEW_SECONDS):
+            if time.monotonic() > deadline:
+                log.error("flush: still running after %d s; no longer renewing its lock",
+                          MAX_HOLD_SECONDS)  # fmt: skip
+                return
+            try:
+                if not self._client.eval(RENEW, 1, keys.LOCK, self._token, LOCK_SECONDS):
+                    return  # lost: the flush finds out at its next check and stops
+            except redis.RedisError:
+                pass  # Redis is down: the flush itself fails on it; try again next time
+
+
 def flush(redis_client: redis.Redis) -> FlushReport:
     """Re-drive leftover batches, then flush the current buffer. Raises if DynamoDB fails."""
     report = FlushReport()
@@ -153,19 +191,25 @@ def flush(redis_client: redis.Redis) -> FlushReport:
         report.locked_out = True
         return report
     try:
-        for seq in leftover_batches(redis_client):
-            _apply_batch(redis_client, seq, report, token)
-        _reseed_seq(redis_client)
-        snapshot_keys = (keys.LOCK, keys.BUFFER, keys.SEQ)
-        seq = int(redis_client.eval(SNAPSHOT, 3, *snapshot_keys, token, keys.BATCH, LOCK_SECONDS))
-        if seq < 0:
-            raise LockLost("flush lock lost before the snapshot")
-        if seq > 0:
-            _apply_batch(redis_client, seq, report, token)
-        redis_client.set(keys.LAST_FLUSH, repr(time.time()))
+        with _Keeper(redis_client, token):
+            _flush_locked(redis_client, report, token)
     finally:
         redis_client.eval(RELEASE, 1, keys.LOCK, token)
     return report
+
+
+def _flush_locked(redis_client: redis.Redis, report: FlushReport, token: str) -> None:
+    """Steps 2-6 of the module docstring, holding the lock."""
+    for seq in leftover_batches(redis_client):
+        _apply_batch(redis_client, seq, report, token)
+    _reseed_seq(redis_client)
+    snapshot_keys = (keys.LOCK, keys.BUFFER, keys.SEQ)
+    seq = int(redis_client.eval(SNAPSHOT, 3, *snapshot_keys, token, keys.BATCH, LOCK_SECONDS))
+    if seq < 0:
+        raise LockLost("flush lock lost before the snapshot")
+    if seq > 0:
+        _apply_batch(redis_client, seq, report, token)
+    redis_client.set(keys.LAST_FLUSH, repr(time.time()))
 
 
 def _reseed_seq(redis_client: redis.Redis) -> None:

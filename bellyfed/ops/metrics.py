@@ -14,7 +14,6 @@ registry is used.
 
 from __future__ import annotations
 
-import threading
 import time
 
 from flask import Flask, Response, g, request
@@ -81,24 +80,14 @@ def _observe(response: Response) -> Response:
     started = g.pop("metrics_started", None)
     if started is not None:
         HTTP_LATENCY.labels(endpoint, method).observe(time.perf_counter() - started)
-    _count_lost_events()
     capacity.flush_if_due()  # the DynamoDB units this process buffered, every few seconds
     return response
 
 
-_lost_lock = threading.Lock()
-_lost_seen = 0
-
-
-def _count_lost_events() -> None:
-    """Add what ``analytics.events.lost_events`` (a per-process int) gained to the counter."""
-    global _lost_seen
-    from bellyfed.analytics import events
-
-    with _lost_lock:
-        gained, _lost_seen = events.lost_events - _lost_seen, events.lost_events
-    if gained > 0:
-        LOST_EVENTS.inc(gained)
+def count_lost_events(count: int) -> None:
+    """Analytics events dropped because Redis was unreachable (called by the sender as it drops
+    them, so the counter is current even when no request follows in that process)."""
+    LOST_EVENTS.inc(count)
 
 
 # --- The SQLAlchemy pool -----------------------------------------------------------------------
