@@ -61,7 +61,9 @@ def half_hours_now() -> ColumnElement[list[int]]:
         + func.floor(func.extract("minute", local) / 30),
         Integer,
     )
-    return select(func.array_agg(zones.id * SLOTS_PER_WEEK + half_hour)).scalar_subquery()
+    # The id is a smallint: widen it first, or zones past the 97th overflow.
+    slot = cast(zones.id, Integer) * SLOTS_PER_WEEK + half_hour
+    return select(func.array_agg(slot)).scalar_subquery()
 
 
 def candidates(
