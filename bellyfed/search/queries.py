@@ -58,7 +58,6 @@ from bellyfed.search.cards import Card, card_columns, card_from_row, cards_of
 from bellyfed.search.params import SearchParams, encode_cursor
 from bellyfed.search.text import (
     MIN_TRIGRAM_QUERY,
-    allow_typos,
     matching_terms,
     text_matches,
 )
@@ -249,7 +248,6 @@ def search(params: SearchParams, page_size: int = PAGE_SIZE) -> SearchPage:
     term_ids: list[int] = []
     candidates = None
     if params.q:
-        allow_typos()
         term_ids = matching_terms(params.q)
         if params.open_now and len(params.q) >= MIN_TRIGRAM_QUERY:
             zone = next((c.timezone for c in cities() if c.slug == params.city), None)

@@ -9,31 +9,23 @@ texts, and one GIN index answers "in this city, with this name or one of these t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, ColumnElement, Select, cast, or_, select, text
+from flask import current_app
+from sqlalchemy import BigInteger, ColumnElement, Select, cast, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from bellyfed.extensions import db
 from bellyfed.restaurants.models import Restaurant, restaurant_search_documents, search_terms
 
 # Word similarity ("nasi lemk" in "Nasi Lemak Ayam"): below the 0.6 default, to forgive typos.
+# Set on every connection (config.engine_options), with JIT off: a search's estimated cost can
+# pass jit_above_cost while it runs in milliseconds, and compiling then costs 20-30 ms more.
 WORD_SIMILARITY = 0.5
+MAX_KEPT_QUERIES = 4096
 # Shorter queries have too few trigrams: they match the start of restaurant names instead.
 MIN_TRIGRAM_QUERY = 3
-
-
-def allow_typos() -> None:
-    """Set the word-similarity threshold for this transaction (before matching).
-
-    And no JIT: a search's estimated cost can pass ``jit_above_cost`` while it runs in
-    milliseconds, and compiling its expressions then costs 20-30 ms more than it saves.
-    """
-    db.session.execute(
-        text("SELECT set_config('pg_trgm.word_similarity_threshold', :similarity, true), "
-             "set_config('jit', 'off', true)"),
-        {"similarity": str(WORD_SIMILARITY)},
-    )  # fmt: skip
 
 
 def matching_terms(q: str) -> list[int]:
@@ -42,11 +34,26 @@ def matching_terms(q: str) -> list[int]:
     Run apart from the search so the planner sees the ids as constants: with the column's
     statistics it knows how common they are, and walks a sort index for common dishes instead of
     collecting and sorting thousands of restaurants.
+
+    The answer for a query is kept in the process for AGGREGATE_CACHE_SECONDS (a name added to
+    the dictionary meanwhile is matched through its restaurants' names only, until then); the
+    typo threshold and JIT off are set per connection (``config.engine_options``).
     """
     if len(q) < MIN_TRIGRAM_QUERY:
         return []
+    seconds = current_app.config.get("AGGREGATE_CACHE_SECONDS", 60)
+    kept: dict[str, tuple[float, list[int]]] = current_app.extensions.setdefault("search_terms", {})
+    now = time.monotonic()
+    hit = kept.get(q) if seconds else None
+    if hit is not None and hit[0] > now:
+        return hit[1]
     terms = search_terms.c
-    return list(db.session.scalars(select(terms.id).where(terms.term.op("%>")(q))))
+    ids = list(db.session.scalars(select(terms.id).where(terms.term.op("%>")(q))))
+    if seconds:
+        if len(kept) >= MAX_KEPT_QUERIES:  # a crude bound: start again rather than grow
+            kept.clear()
+        kept[q] = (now + seconds, ids)
+    return ids
 
 
 def text_matches(

@@ -18,7 +18,7 @@ from bellyfed.restaurants.models import City, Restaurant, restaurant_search_docu
 from bellyfed.search.opening import FEW_OPEN_MATCHES, half_hours_now
 from bellyfed.search.params import parse
 from bellyfed.search.queries import build_query, cards_query
-from bellyfed.search.text import allow_typos, matching_documents, matching_terms
+from bellyfed.search.text import matching_documents, matching_terms
 from tests.conftest import seeded_app
 
 SEARCH_INDEX = "ix_restaurant_search_documents_city_id_name_term_ids_open_slots"
@@ -77,7 +77,6 @@ def search_plan(index_only_if_possible: bool = False, **args: str) -> dict:
     params = parse(MultiDict(args))
     term_ids = []
     if params.q:
-        allow_typos()
         term_ids = matching_terms(params.q)
     query = build_query(params, term_ids=term_ids)
     return plan(query, index_only_if_possible=index_only_if_possible)
@@ -116,7 +115,6 @@ def test_nearby_search_uses_the_location_index(seeded):
 def test_open_now_candidates_come_from_the_search_index_alone(seeded):
     """Text and the current half hour intersected in the documents' GIN index, not a walk."""
     params = parse(MultiDict({"q": "cendol", "city": "penang", "open_now": "1"}))
-    allow_typos()
     term_ids = matching_terms(params.q)
     docs = restaurant_search_documents.c
     query = (
@@ -138,7 +136,6 @@ def test_open_now_candidates_come_from_the_search_index_alone(seeded):
 def test_a_pages_cards_read_cuisines_hours_and_closures_by_restaurant(seeded, args):
     """The cards of a page (cuisines, open now) are read for its rows alone, by restaurant id."""
     params = parse(MultiDict(args))
-    allow_typos()
     tree = plan(cards_query(params, term_ids=matching_terms(params.q) if params.q else ()))
     used = indexes_used(tree)
     assert {"pk_restaurant_cuisines", "pk_restaurants"} <= used, used

@@ -3,6 +3,7 @@
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
+from sqlalchemy import text as text_sql
 from werkzeug.datastructures import MultiDict
 
 from bellyfed.restaurants.hours import local_now, open_state
@@ -244,3 +245,33 @@ def test_a_refused_search_keeps_what_was_typed(browser, db_session):
     page = text(response)
     assert 'value="char kway teow"' in page
     assert 'value="halal" checked' in page
+
+
+def test_every_connection_has_the_typo_threshold_and_no_jit(db_session):
+    """Set by config.engine_options at connect, so no search spends a statement on them."""
+    from bellyfed.config import SEARCH_WORD_SIMILARITY
+    from bellyfed.search.text import WORD_SIMILARITY
+
+    assert SEARCH_WORD_SIMILARITY == WORD_SIMILARITY
+    db_session.execute(text_sql("SELECT 'x' %> 'x'"))  # loads pg_trgm, which takes the setting
+    threshold = db_session.scalar(text_sql("SHOW pg_trgm.word_similarity_threshold"))
+    assert float(threshold) == WORD_SIMILARITY
+    assert db_session.scalar(text_sql("SHOW jit")) == "off"
+
+
+def test_the_dictionary_answer_is_kept_a_minute_per_process(app, db_session, monkeypatch):
+    from bellyfed.search.text import matching_terms
+
+    monkeypatch.setitem(app.config, "AGGREGATE_CACHE_SECONDS", 60)
+    monkeypatch.setitem(app.extensions, "search_terms", {})
+    DishFactory(name="Mee Siput Muar", dish_type=None)  # a dish adds its name to the dictionary
+    db_session.flush()
+    first = matching_terms("mee siput")
+    assert first
+    with count_statements() as statements:
+        assert matching_terms("mee siput") == first
+    assert statements == []
+    monkeypatch.setitem(app.config, "AGGREGATE_CACHE_SECONDS", 0)  # off: asked every time
+    with count_statements() as statements:
+        assert matching_terms("mee siput") == first
+    assert len(statements) == 1
