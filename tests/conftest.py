@@ -159,12 +159,11 @@ def app(database_url: str, aws_endpoint: str) -> Iterator[Flask]:
         db.engine.dispose()
 
 
-@pytest.fixture
-def db_session(app: Flask) -> Iterator[sa.orm.Session]:
-    """``db.session`` bound to one connection whose outer transaction is rolled back at the end.
-
-    Code under test may commit: with ``create_savepoint`` its commits only release savepoints.
-    """
+@contextmanager
+def rolled_back_session(app: Flask) -> Iterator[sa.orm.Session]:
+    """In an app context, ``db.session`` bound to one connection whose outer transaction is
+    rolled back at the end. Code under test may commit: with ``create_savepoint`` its commits
+    only release savepoints."""
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
@@ -180,6 +179,13 @@ def db_session(app: Flask) -> Iterator[sa.orm.Session]:
             db.session = original
             outer.rollback()
             connection.close()
+
+
+@pytest.fixture
+def db_session(app: Flask) -> Iterator[sa.orm.Session]:
+    """One test's database work, rolled back after it (``rolled_back_session``)."""
+    with rolled_back_session(app) as session:
+        yield session
 
 
 @pytest.fixture

@@ -107,6 +107,18 @@ def not_common(form: FlaskForm, field: Field) -> None:
         raise ValidationError(COMMON_MESSAGE)
 
 
+def current_password_field(label: str, missing: str) -> PasswordField:
+    """The password the account has now (log-in, a password change): any length it was set with."""
+    return PasswordField(
+        label,
+        render_kw={"autocomplete": "current-password"},
+        validators=[
+            DataRequired(missing),
+            Length(max=MAX_PASSWORD_LENGTH, message="That password is too long."),
+        ],
+    )
+
+
 def new_password_field(label: str, missing: str) -> PasswordField:
     """A password being chosen (sign-up, reset): the same rules everywhere."""
     return PasswordField(
@@ -194,14 +206,7 @@ class LoginForm(FlaskForm):
     """Username or email, and the password."""
 
     identifier = identifier_field()
-    password = PasswordField(
-        "Password",
-        render_kw={"autocomplete": "current-password"},
-        validators=[
-            DataRequired("Enter your password."),
-            Length(max=MAX_PASSWORD_LENGTH, message="That password is too long."),
-        ],
-    )
+    password = current_password_field("Password", "Enter your password.")
 
 
 class ProfileForm(FlaskForm):
@@ -269,14 +274,7 @@ class ForgotPasswordForm(FlaskForm):
 class ChangePasswordForm(FlaskForm):
     """The current password, then a new one typed twice under the sign-up rules."""
 
-    current = PasswordField(
-        "Current password",
-        render_kw={"autocomplete": "current-password"},
-        validators=[
-            DataRequired("Enter your current password."),
-            Length(max=MAX_PASSWORD_LENGTH, message="That password is too long."),
-        ],
-    )
+    current = current_password_field("Current password", "Enter your current password.")
     password = new_password_field("New password", "Choose a new password.")
     confirm = repeat_password_field("Repeat it", "Type your new password a second time.")
 

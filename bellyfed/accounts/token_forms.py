@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from bellyfed.accounts.forms import MAX_PASSWORD_LENGTH, ChoiceField
+from bellyfed.accounts.forms import ChoiceField, current_password_field
 from bellyfed.accounts.tokens import DEFAULT_LIFETIME, LIFETIMES, NAME_CHARS
 
 LIFETIME_CHOICES = list(LIFETIMES.items())
@@ -40,11 +40,4 @@ class TokenDetailsForm(FlaskForm):
 class TokenConfirmForm(FlaskForm):
     """Step 2: the current password, because a token acts for the account."""
 
-    password = PasswordField(
-        "Your password",
-        render_kw={"autocomplete": "current-password"},
-        validators=[
-            DataRequired("Enter your password to confirm."),
-            Length(max=MAX_PASSWORD_LENGTH, message="That password is too long."),
-        ],
-    )
+    password = current_password_field("Your password", "Enter your password to confirm.")

@@ -51,11 +51,9 @@ import pytest
 import redis
 import sqlalchemy as sa
 from flask import Flask
-from flask_sqlalchemy.session import _app_ctx_id
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from PIL import Image
-from sqlalchemy.orm import scoped_session, sessionmaker
 from werkzeug.test import TestResponse
 
 from bellyfed.accounts.sessions import handle
@@ -64,7 +62,7 @@ from bellyfed.dynamo import table
 from bellyfed.dynamo import tokens as token_storage
 from bellyfed.extensions import db
 from bellyfed.flags.evaluate import Experiment, Flag, Variant
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import TEST_REDIS_URL, rolled_back_session
 from tests.factories import (
     TEST_PASSWORD,
     CityFactory,
@@ -739,21 +737,10 @@ def fuzz_world(app: Flask) -> Iterator[dict[str, Any]]:
     """One world for the whole module (every example is rolled back, so it stays as made here):
     ``db.session`` on one connection whose outer transaction is rolled back at the end, as
     tests/conftest.py's ``db_session`` does for a single test."""
-    with app.app_context():
-        connection = db.engine.connect()
-        outer = connection.begin()
-        original = db.session
-        db.session = scoped_session(
-            sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
-            scopefunc=_app_ctx_id,
-        )
+    with rolled_back_session(app):
         try:
             yield _make_world(app)
         finally:
-            db.session.remove()
-            db.session = original
-            outer.rollback()
-            connection.close()
             _empty_flags(app)
             _redis().flushdb()
 
