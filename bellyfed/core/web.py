@@ -117,6 +117,9 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    if request.path.startswith("/api/") and (response.mimetype or "").endswith("json"):
+        # A browser sent to an API URL saves the JSON rather than rendering it (ASVS 14.4.2).
+        response.headers.setdefault("Content-Disposition", 'attachment; filename="api.json"')
     if current_app.config.get("BELLYFED_ENV") == "production":
         # Production is served over HTTPS only (secure __Host- cookie); browsers ignore the header
         # on plain HTTP, so it is sent whatever the scheme the proxy in front reports.

@@ -66,6 +66,8 @@ def test_the_workers_report_as_one(app, database_url, aws_endpoint, tmp_path):
             assert time.monotonic() < deadline, after.value("bellyfed_db_pool_size")
             time.sleep(0.2)
         assert after.value("bellyfed_http_requests_total", **healthz) == 12  # counters persist
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            assert response.headers["Server"] == "gunicorn"  # no version number (ASVS 14.3.3)
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)

@@ -101,6 +101,17 @@ def test_error_responses_send_the_headers(app, world, new_browser, monkeypatch):
     assert not problems, "\n".join(problems)
 
 
+def test_api_answers_are_attachments_and_pages_are_not(world, new_browser):
+    """ASVS 14.4.2: a browser sent to an API URL saves the JSON instead of rendering it."""
+    client = new_browser(None)
+    for url in ("/api/v1/restaurants?q=laksa", "/api/v1/openapi.json",
+                "/api/v1/restaurants/no-such-place"):  # fmt: skip
+        response = client.get(url)
+        assert response.headers["Content-Disposition"] == 'attachment; filename="api.json"', url
+    for url in ("/api/v1/docs", "/search?q=laksa"):
+        assert "Content-Disposition" not in client.get(url).headers, url
+
+
 @pytest.fixture
 def production_app(database_url: str, aws_endpoint: str) -> Flask:
     return make_test_app(database_url, aws_endpoint, BELLYFED_ENV="production",
