@@ -177,6 +177,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Uploads: per photo, photos per review, and the request as a whole (-> 413 beyond it).
         "PHOTO_MAX_BYTES": _int(env, "PHOTO_MAX_BYTES", 8 * 1024 * 1024),
         "PHOTO_MAX_PIXELS": _int(env, "PHOTO_MAX_PIXELS", 40_000_000),
+        # What one diner's photos may take in all (the originals as stored, re-encoded).
+        "PHOTO_QUOTA_BYTES": _int(env, "PHOTO_QUOTA_BYTES", 500 * 1024 * 1024),
         "REVIEW_MAX_PHOTOS": _int(env, "REVIEW_MAX_PHOTOS", 4),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_UPLOAD_BYTES", 34 * 1024 * 1024),
         # How many proxies (load balancer, ...) set X-Forwarded-For/-Proto in front of the app;

@@ -11,10 +11,11 @@ import uuid
 from typing import IO
 
 from flask import current_app
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
+from bellyfed.accounts.models import User
 from bellyfed.extensions import db
 from bellyfed.photos import storage
 from bellyfed.photos.models import Photo
@@ -55,6 +56,7 @@ def save_upload(
         data, max_bytes=max_bytes, max_pixels=current_app.config["PHOTO_MAX_PIXELS"]
     )
     original, thumbnail = processed.original, processed.thumbnail
+    _check_quota(uploader_id, original.byte_size)
     storage_key = f"photos/{uuid.uuid4().hex}.{original.extension}"
     thumbnail_key = f"thumbs/{uuid.uuid4().hex}.{thumbnail.extension}"
     try:
@@ -83,6 +85,24 @@ def save_upload(
         _delete_quietly([storage_key, thumbnail_key])
         raise
     return photo
+
+
+def _check_quota(uploader_id: int, adding: int) -> None:
+    """Refuse an upload that would take the uploader past PHOTO_QUOTA_BYTES (ASVS 12.1.3).
+
+    The uploader's row is locked for the rest of the transaction, so two uploads at once are
+    counted one after the other, never both against the same total.
+    """
+    quota = current_app.config["PHOTO_QUOTA_BYTES"]
+    db.session.execute(select(User.id).where(User.id == uploader_id).with_for_update())
+    used = db.session.scalar(
+        select(func.coalesce(func.sum(Photo.byte_size), 0)).where(Photo.uploader_id == uploader_id)
+    )
+    if used + adding > quota:
+        raise PhotoRejected(
+            f"You've used your {quota // (1024 * 1024)} MB of photo space. "
+            "Delete some of your photos to add more."
+        )
 
 
 def delete_photo(photo: Photo) -> None:

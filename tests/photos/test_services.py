@@ -23,7 +23,7 @@ from bellyfed.photos.services import (
     is_empty_upload,
     save_upload,
 )
-from tests.factories import ReviewFactory
+from tests.factories import ReviewFactory, UserFactory
 from tests.photos import images
 from tests.photos.conftest import make_upload, stored_bytes, stored_content_type, switch_off_s3
 
@@ -206,3 +206,21 @@ def test_s3_failing_during_delete_is_logged_not_raised(
 )
 def test_is_empty_upload(upload, empty):
     assert is_empty_upload(upload) is empty
+
+
+def test_an_upload_past_the_uploaders_quota_is_refused_and_writes_nothing(
+    app, uploader, monkeypatch
+):
+    """ASVS 12.1.3: what one diner's photos take in all is bounded (PHOTO_QUOTA_BYTES)."""
+    first = save_upload(make_upload(images.plain_jpeg()), uploader_id=uploader.id)
+    monkeypatch.setitem(app.config, "PHOTO_QUOTA_BYTES", first.byte_size + 10)
+    puts = spy_on_puts(monkeypatch)
+    before = photo_count()
+    with pytest.raises(PhotoRejected, match=r"photo space\. Delete some of your photos"):
+        save_upload(make_upload(images.plain_jpeg()), uploader_id=uploader.id)
+    assert puts == []
+    assert photo_count() == before
+    other = UserFactory()  # the quota is each diner's own
+    assert save_upload(make_upload(images.plain_jpeg()), uploader_id=other.id).id is not None
+    delete_photo(first)  # space freed is space to use again
+    assert save_upload(make_upload(images.plain_jpeg()), uploader_id=uploader.id).id is not None
