@@ -42,7 +42,9 @@ def test_pool_is_configured_on_purpose():
     assert options["pool_size"] == 8
     assert options["pool_pre_ping"] is True
     assert options["pool_timeout"] == 5
-    assert options["connect_args"]["options"] == "-c statement_timeout=2500"
+    assert options["connect_args"]["options"] == (
+        "-c statement_timeout=2500 -c jit=off -c pg_trgm.word_similarity_threshold=0.5"
+    )
     assert options["connect_args"]["connect_timeout"] == 5
 
 
