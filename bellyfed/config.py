@@ -12,6 +12,14 @@ from typing import Any, TypeVar
 
 ENVIRONMENTS = ("development", "test", "production")
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused in production below
+DEV_PASSWORD_PEPPER = "dev-only-insecure-password-pepper"  # noqa: S105 - refused in production
+DEV_TOTP_ENCRYPTION_KEY = "dev-only-insecure-totp-key"  # refused in production
+# Secrets production refuses to start without, each at least 32 random characters.
+PRODUCTION_SECRETS = {
+    "SECRET_KEY": DEV_SECRET_KEY,
+    "PASSWORD_PEPPER": DEV_PASSWORD_PEPPER,
+    "TOTP_ENCRYPTION_KEY": DEV_TOTP_ENCRYPTION_KEY,
+}
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bellyfed"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 T = TypeVar("T")
@@ -41,6 +49,15 @@ def _parsed(env: Mapping[str, str], name: str, default: T, parse: Callable[[str]
 
 
 SEARCH_WORD_SIMILARITY = 0.5  # bellyfed.search.text.WORD_SIMILARITY (a test keeps them equal)
+
+
+def _csv(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def _listed(names: list[str]) -> str:
+    """Names as a phrase: A; A and B; A, B and C."""
+    return " and ".join(filter(None, (", ".join(names[:-1]), names[-1])))
 
 
 def engine_options(env: Mapping[str, str]) -> dict[str, Any]:
@@ -83,6 +100,25 @@ OPERATIONS_SETTINGS = (
 )  # fmt: skip
 
 
+def _clamd_address(env: Mapping[str, str], production: bool) -> str:
+    """CLAMD_ADDRESS: clamd's unix socket path or host:port; "off" (or, outside production,
+    empty) turns the virus scan of uploads off (bellyfed/photos/scan.py)."""
+    raw = env.get("CLAMD_ADDRESS", "").strip()
+    if raw.lower() == "off":
+        return ""
+    if not raw and production:
+        raise ConfigError(
+            "Refusing to start in production without CLAMD_ADDRESS: set it to clamd's socket "
+            '(a path or host:port), or to "off" to store uploads without a virus scan.'
+        )
+    host, _, port = raw.rpartition(":")
+    if raw and not raw.startswith("/") and not (host and port.isdigit()):
+        raise ConfigError(
+            f"CLAMD_ADDRESS must be a socket path (/run/clamav/clamd.ctl) or host:port, got {raw!r}"
+        )
+    return raw
+
+
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
@@ -93,10 +129,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         )
     production = bellyfed_env == "production"
     if production:
-        missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not env.get(name)]
+        required = ("SECRET_KEY", "DATABASE_URL", "PASSWORD_PEPPER", "TOTP_ENCRYPTION_KEY")
+        missing = [name for name in required if not env.get(name)]
         if missing:
             raise ConfigError(
-                f"Refusing to start in production without {' and '.join(missing)}: "
+                f"Refusing to start in production without {_listed(missing)}: "
                 "set them in the environment."
             )
         if not env.get("TRUSTED_HOSTS", "").strip():
@@ -104,11 +141,12 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
                 "Refusing to start in production without TRUSTED_HOSTS: set it to the host names "
                 "the app is served on (emailed links and API links are built from the Host header)."
             )
-        if env["SECRET_KEY"] == DEV_SECRET_KEY or len(env["SECRET_KEY"]) < 32:
-            raise ConfigError(
-                "Refusing to start in production: SECRET_KEY must be a random value "
-                "of at least 32 characters."
-            )
+        for name, development_value in PRODUCTION_SECRETS.items():
+            if env[name] == development_value or len(env[name]) < 32:
+                raise ConfigError(
+                    f"Refusing to start in production: {name} must be a random value "
+                    "of at least 32 characters."
+                )
 
     if env.get("SESSION_BACKEND", "dynamodb") not in ("dynamodb", "cookie"):
         raise ConfigError(
@@ -122,6 +160,14 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return operations | {
         "BELLYFED_ENV": bellyfed_env,
         "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET_KEY),
+        # The password hashes' secret key (bellyfed/accounts/passwords.py); retired ones, comma-
+        # separated, still verify old hashes, which are re-made with the current one at log-in.
+        "PASSWORD_PEPPER": env.get("PASSWORD_PEPPER", DEV_PASSWORD_PEPPER),
+        "PASSWORD_PEPPERS_RETIRED": _csv(env, "PASSWORD_PEPPERS_RETIRED"),
+        # Encrypts the authenticator apps' secrets (bellyfed/accounts/two_factor.py); retired
+        # keys, comma-separated, still decrypt, and a secret moves to the current key when used.
+        "TOTP_ENCRYPTION_KEY": env.get("TOTP_ENCRYPTION_KEY", DEV_TOTP_ENCRYPTION_KEY),
+        "TOTP_ENCRYPTION_KEYS_RETIRED": _csv(env, "TOTP_ENCRYPTION_KEYS_RETIRED"),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(env),
         "SQLALCHEMY_RECORD_QUERIES": False,
@@ -179,6 +225,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PHOTO_MAX_PIXELS": _int(env, "PHOTO_MAX_PIXELS", 40_000_000),
         # What one diner's photos may take in all (the originals as stored, re-encoded).
         "PHOTO_QUOTA_BYTES": _int(env, "PHOTO_QUOTA_BYTES", 500 * 1024 * 1024),
+        # clamd scans each upload before it is decoded; unreachable, uploads pause (fail closed).
+        "CLAMD_ADDRESS": _clamd_address(env, production),
+        "CLAMD_TIMEOUT_SECONDS": _float(env, "CLAMD_TIMEOUT_SECONDS", 10.0),
         "REVIEW_MAX_PHOTOS": _int(env, "REVIEW_MAX_PHOTOS", 4),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_UPLOAD_BYTES", 34 * 1024 * 1024),
         # How many proxies (load balancer, ...) set X-Forwarded-For/-Proto in front of the app;

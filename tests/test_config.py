@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from bellyfed import PROJECT_ROOT, create_app
-from bellyfed.config import DEV_SECRET_KEY, ConfigError, load_config
+from bellyfed.config import DEV_SECRET_KEY, PRODUCTION_SECRETS, ConfigError, load_config
 
 STRONG_KEY = "k" * 48
 PROD_DB = "postgresql+psycopg://app@db.internal:5432/bellyfed"
@@ -49,21 +49,38 @@ def test_pool_is_configured_on_purpose():
 
 
 HOSTS = {"TRUSTED_HOSTS": "bellyfed.example"}
+SCANNER = {"CLAMD_ADDRESS": "/run/clamav/clamd.ctl"}
+PEPPER = {"PASSWORD_PEPPER": "p" * 8 + STRONG_KEY, "TOTP_ENCRYPTION_KEY": "t" * 8 + STRONG_KEY}
 
 
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"DATABASE_URL": PROD_DB}, "without SECRET_KEY"),
-        ({"SECRET_KEY": STRONG_KEY}, "without DATABASE_URL"),
-        ({}, "without SECRET_KEY and DATABASE_URL"),
-        ({"SECRET_KEY": "", "DATABASE_URL": PROD_DB}, "without SECRET_KEY"),
-        ({"SECRET_KEY": STRONG_KEY, "DATABASE_URL": PROD_DB}, "without TRUSTED_HOSTS"),
-        ({"SECRET_KEY": "short", "DATABASE_URL": PROD_DB, **HOSTS}, "at least 32 characters"),
+        ({"DATABASE_URL": PROD_DB, **PEPPER}, "without SECRET_KEY:"),
+        ({"SECRET_KEY": STRONG_KEY, **PEPPER}, "without DATABASE_URL:"),
         (
-            {"SECRET_KEY": DEV_SECRET_KEY, "DATABASE_URL": PROD_DB, **HOSTS},
-            "at least 32 characters",
+            {"SECRET_KEY": STRONG_KEY, "DATABASE_URL": PROD_DB},
+            "without PASSWORD_PEPPER and TOTP_ENCRYPTION_KEY:",
         ),
+        ({}, "without SECRET_KEY, DATABASE_URL, PASSWORD_PEPPER and TOTP_ENCRYPTION_KEY:"),
+        ({"SECRET_KEY": "", "DATABASE_URL": PROD_DB, **PEPPER}, "without SECRET_KEY:"),
+        ({"SECRET_KEY": STRONG_KEY, "DATABASE_URL": PROD_DB, **PEPPER}, "without TRUSTED_HOSTS"),
+        (
+            {"SECRET_KEY": "short", "DATABASE_URL": PROD_DB, **PEPPER, **HOSTS},
+            "SECRET_KEY must be a random value of at least 32 characters",
+        ),
+        (
+            {"SECRET_KEY": DEV_SECRET_KEY, "DATABASE_URL": PROD_DB, **PEPPER, **HOSTS},
+            "SECRET_KEY must be a random value of at least 32 characters",
+        ),
+        *[
+            (
+                {"SECRET_KEY": STRONG_KEY, "DATABASE_URL": PROD_DB, **HOSTS, **PEPPER, name: value},
+                f"{name} must be a random value of at least 32 characters",
+            )
+            for name, development_value in PRODUCTION_SECRETS.items()
+            for value in ("short", development_value)
+        ],
     ],
 )
 def test_production_refuses_to_start_without_secrets(env, message):
@@ -73,8 +90,9 @@ def test_production_refuses_to_start_without_secrets(env, message):
 
 def test_production_with_secrets_uses_secure_cookies():
     config = load_config(
-        {"BELLYFED_ENV": "production", "SECRET_KEY": STRONG_KEY, "DATABASE_URL": PROD_DB, **HOSTS}
-    )
+        {"BELLYFED_ENV": "production", "SECRET_KEY": STRONG_KEY, "DATABASE_URL": PROD_DB,
+         **PEPPER, **HOSTS, **SCANNER}
+    )  # fmt: skip
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["PREFERRED_URL_SCHEME"] == "https"
 
@@ -98,13 +116,15 @@ def test_create_app_refuses_production_without_secrets(monkeypatch):
 
 
 def test_the_wsgi_entry_point_exits_with_a_clear_message_in_production():
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL")}
+    required = ("SECRET_KEY", "DATABASE_URL", "PASSWORD_PEPPER", "TOTP_ENCRYPTION_KEY")
+    env = {k: v for k, v in os.environ.items() if k not in required}
     env["BELLYFED_ENV"] = "production"
     result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=PROJECT_ROOT, env=env,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode != 0
     assert result.stderr.strip() == (
-        "bellyfed: Refusing to start in production without SECRET_KEY and DATABASE_URL: "
+        "bellyfed: Refusing to start in production without SECRET_KEY, DATABASE_URL, "
+        "PASSWORD_PEPPER and TOTP_ENCRYPTION_KEY: "
         "set them in the environment."
     )
 
@@ -146,3 +166,29 @@ def test_operations_settings_pass_through_from_the_environment():
     assert config["PREFERENCES_STORE"] == "dual"
     assert config["SLOW_QUERY_MS"] == "50"
     assert "METRICS_TOKEN" not in config  # blank: the module's default (off) applies
+
+
+def test_production_refuses_to_start_without_a_virus_scanner_unless_told_off():
+    """ASVS 12.4.2: uploads are scanned by clamd; production must name it or say "off"."""
+    ready = {"BELLYFED_ENV": "production", "SECRET_KEY": STRONG_KEY, "DATABASE_URL": PROD_DB,
+             **PEPPER, **HOSTS}  # fmt: skip
+    for unset in ({}, {"CLAMD_ADDRESS": " "}):
+        with pytest.raises(ConfigError, match=r'without CLAMD_ADDRESS: .* or to "off"'):
+            load_config(ready | unset)
+    assert load_config(ready | SCANNER)["CLAMD_ADDRESS"] == "/run/clamav/clamd.ctl"
+    assert load_config(ready | {"CLAMD_ADDRESS": "clamav.internal:3310"})["CLAMD_ADDRESS"] == (
+        "clamav.internal:3310"
+    )
+    assert load_config(ready | {"CLAMD_ADDRESS": "OFF"})["CLAMD_ADDRESS"] == ""
+
+
+def test_the_virus_scanner_is_off_by_default_outside_production_and_its_address_is_checked():
+    config = load_config({})
+    assert config["CLAMD_ADDRESS"] == ""
+    assert config["CLAMD_TIMEOUT_SECONDS"] == 10.0
+    assert load_config({"CLAMD_TIMEOUT_SECONDS": "2.5"})["CLAMD_TIMEOUT_SECONDS"] == 2.5
+    for bad in ("clamd", "clamav.internal:clam", ":3310", "run/clamd.ctl"):
+        with pytest.raises(ConfigError, match="CLAMD_ADDRESS must be a socket path"):
+            load_config({"CLAMD_ADDRESS": bad})
+    with pytest.raises(ConfigError, match="CLAMD_TIMEOUT_SECONDS must be a number"):
+        load_config({"CLAMD_TIMEOUT_SECONDS": "soon"})
