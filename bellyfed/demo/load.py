@@ -7,10 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
-from argon2 import PasswordHasher
-from argon2.low_level import Type, hash_secret
 from psycopg import sql
 
+from bellyfed.accounts.passwords import hash_password
 from bellyfed.demo.people import generate_social, generate_users
 from bellyfed.demo.places import generate_restaurants
 from bellyfed.demo.tables import ALL_TABLES, IDENTITY_TABLES, TABLE_COLUMNS
@@ -39,12 +38,8 @@ def demo_password_hash(seed: int) -> str:
 
     Hashing per user would take hours at 200k users; a seed-derived salt keeps reruns identical.
     """
-    params = PasswordHasher()
     salt = hashlib.sha256(f"bellyfed-demo-{seed}".encode()).digest()[:16]
-    return hash_secret(
-        DEMO_PASSWORD.encode(), salt, time_cost=params.time_cost, memory_cost=params.memory_cost,
-        parallelism=params.parallelism, hash_len=params.hash_len, type=Type.ID,
-    ).decode()  # fmt: skip
+    return hash_password(DEMO_PASSWORD, salt=salt)
 
 
 def load_demo(conn: psycopg.Connection, size: DemoSize, *, reset: bool = False,

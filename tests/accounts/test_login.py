@@ -178,4 +178,4 @@ def test_an_unknown_account_still_costs_an_argon2_check(monkeypatch):
     )
     assert services.authenticate(None, "any password at all") is None
     assert len(checked) == 1
-    assert checked[0].startswith("$argon2id$")
+    assert "$argon2id$" in checked[0]

@@ -1,5 +1,7 @@
 """Account constraints, preferences, and password hashing."""
 
+import re
+
 import pytest
 from sqlalchemy import text
 
@@ -53,9 +55,14 @@ def test_preferences_keep_favourite_cuisines_and_go_with_the_user(db_session):
     assert db_session.scalar(text("SELECT count(*) FROM user_favourite_cuisines")) == 0
 
 
-def test_passwords_are_argon2id_and_verify():
-    hashed = hash_password("a long enough passphrase")
-    assert hashed.startswith("$argon2id$")
+def test_passwords_are_peppered_argon2id_and_verify(app):
+    with app.app_context():
+        hashed = hash_password("a long enough passphrase")
+        _check_hash(hashed)
+
+
+def _check_hash(hashed: str) -> None:
+    assert re.fullmatch(r"pepper:[0-9a-f]{8}:\$argon2id\$v=19\$m=65536,t=3,p=4\$\S+", hashed)
     assert verify_password(hashed, "a long enough passphrase")
     assert not verify_password(hashed, "a wrong passphrase")
     assert not verify_password("not a hash", "anything")

@@ -36,7 +36,7 @@ def test_signing_up_creates_the_account_and_logs_in(client, db_session):
     user = db_session.scalar(select(User).where(User.username == "siti_lim"))
     assert user.email == "siti@example.com"
     assert user.display_name == "Siti Lim"
-    assert user.password_hash.startswith("$argon2id$")
+    assert user.password_hash.startswith("pepper:")
     assert "nasi lemak" not in user.password_hash
     settings = client.get("/account")
     assert settings.status_code == 200

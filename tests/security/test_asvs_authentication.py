@@ -7,10 +7,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from argon2 import PasswordHasher, extract_parameters
 from argon2 import Type as Argon2Type
+from argon2.exceptions import VerifyMismatchError
+from flask import Flask
 from werkzeug.datastructures import MultiDict
 
 from bellyfed.accounts import passwords
@@ -24,6 +28,7 @@ from bellyfed.accounts.passwords import (
     hash_password,
     is_common,
     needs_rehash,
+    phc_string,
     verify_password,
 )
 from bellyfed.dynamo import sessions as session_storage
@@ -116,8 +121,9 @@ def test_the_list_is_the_shipped_file_and_nothing_is_fetched():
     assert not re.search(r"\b(requests|urllib|httpx|socket|http\.client)\b", source)
 
 
-def test_argon2id_parameters_are_at_or_above_owasps_minimum():
-    parameters = extract_parameters(hash_password("kopi-o kosong, dua"))
+def test_argon2id_parameters_are_at_or_above_owasps_minimum(app):
+    with app.app_context():
+        parameters = extract_parameters(phc_string(hash_password("kopi-o kosong, dua")))
     assert parameters.type is Argon2Type.ID
     assert parameters.memory_cost >= OWASP_MINIMUM["memory_cost_kib"] == 19 * 1024
     assert parameters.time_cost >= OWASP_MINIMUM["time_cost"] == 2
@@ -144,12 +150,79 @@ def test_a_hash_made_with_other_parameters_is_replaced_at_the_next_log_in(world,
     assert verify_password(user.password_hash, TEST_PASSWORD)
 
 
-def test_passwords_are_never_truncated():
+def test_passwords_are_never_truncated(app):
     long = "kopi-o kosong " * 8  # 112 characters: past bcrypt's 72-byte cut-off
-    stored = hash_password(long)
-    assert not verify_password(stored, long[:72])
-    assert not verify_password(stored, long[:-1])
-    assert verify_password(stored, long)
+    with app.app_context():
+        stored = hash_password(long)
+        assert not verify_password(stored, long[:72])
+        assert not verify_password(stored, long[:-1])
+        assert verify_password(stored, long)
+
+
+PEPPER_A = "a-pepper-of-forty-characters-for-tests-1"
+PEPPER_B = "b-pepper-of-forty-characters-for-tests-2"
+
+
+@contextmanager
+def peppered(app: Flask, pepper: str, *retired: str) -> Iterator[None]:
+    """The app's pepper settings for a while (restored after)."""
+    before = app.config["PASSWORD_PEPPER"], app.config["PASSWORD_PEPPERS_RETIRED"]
+    app.config["PASSWORD_PEPPER"], app.config["PASSWORD_PEPPERS_RETIRED"] = pepper, retired
+    try:
+        yield
+    finally:
+        app.config["PASSWORD_PEPPER"], app.config["PASSWORD_PEPPERS_RETIRED"] = before
+
+
+def test_a_stolen_hash_is_useless_without_the_pepper(app, caplog):
+    """ASVS 2.4.5: the database copy alone cannot be cracked offline, the pepper is not in it."""
+    with peppered(app, PEPPER_A), app.app_context():
+        stored = hash_password(TEST_PASSWORD)
+        assert verify_password(stored, TEST_PASSWORD)
+    assert PEPPER_A not in stored
+    assert stored.split(":")[1] == passwords.pepper_id(PEPPER_A) != passwords.pepper_id(PEPPER_B)
+    # What an attacker with the table would try: argon2 over the password itself fails.
+    with pytest.raises(VerifyMismatchError):
+        PasswordHasher().verify(phc_string(stored), TEST_PASSWORD)
+    # Another deployment's pepper (or a forged id) verifies nothing, and says why in the log.
+    with peppered(app, PEPPER_B), app.app_context():
+        assert not verify_password(stored, TEST_PASSWORD)
+    assert "names pepper" in caplog.text
+    assert PEPPER_A not in caplog.text
+
+
+def test_a_retired_pepper_still_verifies_and_is_replaced_at_the_next_log_in(
+    app, world, new_browser
+):
+    with peppered(app, PEPPER_A):
+        old = hash_password(TEST_PASSWORD)
+    user = UserFactory(username="pepper_rotation", password_hash=old)
+    db.session.flush()
+    with peppered(app, PEPPER_B, PEPPER_A):
+        assert verify_password(old, TEST_PASSWORD)
+        assert needs_rehash(old)
+        log_in(new_browser(None), "pepper_rotation")
+        db.session.refresh(user)
+        assert user.password_hash.startswith(f"pepper:{passwords.pepper_id(PEPPER_B)}:")
+        assert verify_password(user.password_hash, TEST_PASSWORD)
+        assert not needs_rehash(user.password_hash)
+    with peppered(app, PEPPER_B):  # once A is dropped, the upgraded hash still works
+        assert verify_password(user.password_hash, TEST_PASSWORD)
+
+
+def test_a_hash_from_before_peppers_is_peppered_at_the_next_log_in(app, world, new_browser):
+    bare = PasswordHasher().hash(TEST_PASSWORD)  # how hashes were stored before the pepper
+    user = UserFactory(username="pepper_upgrade", password_hash=bare)
+    db.session.flush()
+    with app.app_context():
+        assert verify_password(bare, TEST_PASSWORD)
+        assert needs_rehash(bare)
+    log_in(new_browser(None), "pepper_upgrade")
+    db.session.refresh(user)
+    with app.app_context():
+        assert user.password_hash.startswith("pepper:")
+        assert verify_password(user.password_hash, TEST_PASSWORD)
+        assert not verify_password(user.password_hash, "a wrong passphrase")
 
 
 def test_a_privilege_change_ends_the_accounts_sessions(app, world, new_browser):
