@@ -81,6 +81,13 @@ ensure_redis() {
   fi
 }
 
+# ClamAV's daemon: the upload tests start a private one of their own (tests/photos/clamd.py).
+ensure_clamd() {
+  CLAMD=${CLAMD:-$(command -v clamd || echo /usr/sbin/clamd)}
+  [ -x "$CLAMD" ] || die "The upload tests scan with ClamAV's daemon: apt-get install clamav-daemon (or set CLAMD=/path/to/clamd)."
+  export CLAMD
+}
+
 stop_private_services() {
   if [ -n "$STARTED_REDIS" ] && [ -f "$STARTED_REDIS" ]; then
     kill "$(cat "$STARTED_REDIS")" 2>/dev/null || true

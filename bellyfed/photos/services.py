@@ -1,7 +1,8 @@
 """What other features call: save an upload as a Photo, delete one. Callers commit.
 
-Bytes go to S3 before the row is flushed, so a failed upload never leaves a row behind; S3 objects
-of a deleted photo go only once the deletion commits, so a rolled-back delete keeps its images.
+An upload is scanned by clamd (photos/scan.py) before Pillow decodes it. Bytes go to S3 before the
+row is flushed, so a failed upload never leaves a row behind; S3 objects of a deleted photo go
+only once the deletion commits, so a rolled-back delete keeps its images.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from bellyfed.extensions import db
 from bellyfed.photos import storage
 from bellyfed.photos.models import Photo
 from bellyfed.photos.processing import PhotoRejected, process_photo
+from bellyfed.photos.scan import PhotoInfected, ScannerUnavailable, scan_upload
 from bellyfed.photos.storage import PhotoStorageUnavailable
 
 __all__ = [
+    "PhotoInfected",
     "PhotoRejected",
     "PhotoStorageUnavailable",
+    "ScannerUnavailable",
     "delete_photo",
     "is_empty_upload",
     "save_upload",
@@ -52,6 +56,8 @@ def save_upload(
     """Check, clean and store an upload; add its Photo to the session (flushed, not committed)."""
     max_bytes = current_app.config["PHOTO_MAX_BYTES"]
     data = _read_at_most(upload.stream, max_bytes + 1)
+    if len(data) <= max_bytes:  # past the limit it is refused below, unread by anything
+        scan_upload(data, uploader_id=uploader_id)
     processed = process_photo(
         data, max_bytes=max_bytes, max_pixels=current_app.config["PHOTO_MAX_PIXELS"]
     )

@@ -30,7 +30,11 @@ PHOTOS_UNAVAILABLE = "Photos are unavailable right now. Please try again shortly
 
 
 class PhotoStorageUnavailable(RuntimeError):
-    """S3 could not be reached or refused the request; the message is fit to show a user."""
+    """S3 could not be reached or refused the request; the message is fit to show a user.
+
+    Callers answer it as a 503 (the form again, the diner's text kept); ``scan.ScannerUnavailable``
+    is one too: uploads pause while the virus scanner is away.
+    """
 
     def __init__(self, message: str = UPLOADS_UNAVAILABLE) -> None:
         super().__init__(message)

@@ -1,9 +1,11 @@
-"""Photo fixtures: uploads as the browser sends them, a fresh bucket, S3 switched off."""
+"""Photo fixtures: uploads as the browser sends them, a fresh bucket, S3 switched off, a private
+clamd to scan them (tests/photos/clamd.py)."""
 
 from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -12,6 +14,7 @@ from werkzeug.datastructures import FileStorage
 from bellyfed.photos import storage
 from tests.conftest import free_port
 from tests.factories import UserFactory
+from tests.photos.clamd import PrivateClamd
 
 
 def make_upload(data: bytes, filename: str = "lunch.jpg", content_type: str = "image/jpeg"):
@@ -61,3 +64,18 @@ def fresh_bucket(app: Flask, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setitem(app.config, "PHOTO_BUCKET", name)
     forget_client(monkeypatch, app)
     return name
+
+
+@pytest.fixture(scope="session")
+def clamd() -> Iterator[PrivateClamd]:
+    """One private clamd for the run (it starts in a fraction of a second)."""
+    server = PrivateClamd().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def scanning(app: Flask, clamd: PrivateClamd, monkeypatch: pytest.MonkeyPatch) -> PrivateClamd:
+    """Uploads are scanned by the private clamd, as production scans them."""
+    monkeypatch.setitem(app.config, "CLAMD_ADDRESS", clamd.address)
+    return clamd

@@ -27,6 +27,9 @@ from tests.factories import ReviewFactory, UserFactory
 from tests.photos import images
 from tests.photos.conftest import make_upload, stored_bytes, stored_content_type, switch_off_s3
 
+# Every upload here is scanned by the private clamd first, as in production.
+pytestmark = pytest.mark.usefixtures("scanning")
+
 
 def photo_count() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Photo))

@@ -17,6 +17,8 @@ from tests.photos import images
 from tests.photos.conftest import make_upload, stored_bytes
 
 PHOTO_CSP = "default-src 'none'; sandbox"
+# Every photo these tests store has passed the private clamd, as in production.
+pytestmark = pytest.mark.usefixtures("scanning")
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """Oversized and disguised uploads through every upload route, HTML and API: web pages, SVG,
 JPEG/HTML polyglots, a GIFAR, PHP and PDF named as photos, decompression bombs, too many pixels,
-too many bytes. Each is refused with a message saying why (4xx, or the form shown again), and
-nothing is stored: no Photo row, no S3 object.
+too many bytes, the EICAR test virus alone and behind a real JPEG. Each is refused with a message
+saying why (4xx, or the form shown again), and nothing is stored: no Photo row, no S3 object.
+Every upload goes through a private clamd (tests/photos/clamd.py), as in production; with clamd
+stopped every route pauses uploads (the form again, its text kept; a 503 from the API).
 
 The routes are found, not listed: every form with a file input on any page, and every operation
 of the OpenAPI document that takes multipart/form-data, must be in ``UPLOADS`` (else the first
@@ -14,7 +16,7 @@ import html
 import io
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +29,8 @@ from bellyfed.extensions import db
 from bellyfed.photos import storage
 from bellyfed.photos.models import Photo
 from bellyfed.photos.processing import HAS_MARKUP
+from bellyfed.photos.scan import INFECTED, PAUSED
+from tests.photos.clamd import EICAR, PrivateClamd
 from tests.photos.images import (
     HTML,
     SVG,
@@ -72,6 +76,8 @@ HOSTILE = {
     "truncated jpeg": ("t.jpg", "image/jpeg", truncated_jpeg(), "damaged"),
     "empty file": ("e.jpg", "image/jpeg", b"", "empty"),
     "over the byte limit": ("big.jpg", "image/jpeg", "BIG", "smaller one"),
+    "eicar test virus as jpeg": ("eicar.jpg", "image/jpeg", EICAR, INFECTED),
+    "eicar behind a real jpeg": ("a.jpg", "image/jpeg", plain_jpeg((64, 64)) + EICAR, INFECTED),
 }  # fmt: skip
 PHOTO_MAX_BYTES = 64 * 1024  # lowered for the test, so "too big" costs kilobytes, not megabytes
 
@@ -139,9 +145,17 @@ UPLOADS: dict[str, Callable[[dict, tuple], Any]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def clamd() -> Iterator[PrivateClamd]:
+    server = PrivateClamd().start()
+    yield server
+    server.close()
+
+
 @pytest.fixture
-def scene(app, world, new_browser, monkeypatch) -> dict:
+def scene(app, world, new_browser, monkeypatch, clamd) -> dict:
     monkeypatch.setitem(app.config, "PHOTO_MAX_BYTES", PHOTO_MAX_BYTES)
+    monkeypatch.setitem(app.config, "CLAMD_ADDRESS", clamd.address)
     with app.app_context():
         secret, _ = api_tokens.create(world.alice, "uploads", 30)
     return {
@@ -246,3 +260,39 @@ def test_what_rides_behind_a_real_photo_is_never_stored(app, scene):
     assert served.status_code == 200
     assert served.headers["Content-Security-Policy"].startswith("default-src 'none'; sandbox")
     assert check_headers(served, "a photo") == []  # and the site's framing policy beside it
+
+
+# What each form route's helper types, as the form shown again must still hold it.
+TYPED = {
+    "POST /account [profile-avatar]": r'name="profile-display_name"[^>]*value="Alice"',
+    "POST /restaurants/<slug>/reviews/new [new_photos]": r'name="body"[^>]*>\s*Good\.</textarea>',
+    "POST /reviews/<int:review_id>/edit [new_photos]": r'name="body"[^>]*>\s*Good\.</textarea>',
+    "POST /dishes/<int:dish_id>/ranking [photo]": r'name="notes"[^>]*>\s*Best one\.</textarea>',
+}
+
+
+@pytest.mark.parametrize("route", sorted(UPLOADS))
+def test_with_the_virus_scanner_down_uploads_pause_and_nothing_is_stored(
+    app, scene, monkeypatch, route
+):
+    """Fail closed: clamd stopped, a clean photo is refused with a clear "paused" (a 503 from the
+    API; the form again with what was typed kept), never a 500, and nothing is stored."""
+    stopped = PrivateClamd().start()
+    stopped.stop()
+    monkeypatch.setitem(app.config, "CLAMD_ADDRESS", stopped.address)
+    rows, keys = _photo_rows(), _stored_keys(app)
+    try:
+        response = UPLOADS[route](scene, _file("lunch.jpg", "image/jpeg", plain_jpeg((64, 64))))
+    finally:
+        stopped.close()
+    COUNTS["uploads: sent with the virus scanner down"] += 1
+    body = html.unescape(response.get_data(as_text=True))
+    if route.startswith("POST /api/"):
+        assert response.status_code == 503, body[:300]
+    else:  # the form again (the settings page answers 200, the others 422), what was typed kept
+        assert response.status_code in (200, 422), body[:300]
+        assert re.search(TYPED[route], body), f"{route}: the text typed is not kept"
+    assert PAUSED in body
+    db.session.expire_all()
+    assert _photo_rows() == rows
+    assert _stored_keys(app) == keys
