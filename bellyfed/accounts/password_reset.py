@@ -223,7 +223,7 @@ def _reset() -> ResponseReturnValue:
         form.password.errors.append(PERSONAL_MESSAGE)
         valid = False
     if not valid:
-        return render_template("accounts/reset.html", form=form)
+        return render_template("accounts/reset.html", form=form, user=user)
     return _save(user, secret, hash_password(form.password.data))
 
 
