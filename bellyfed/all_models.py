@@ -1,6 +1,12 @@
 """Imports every feature's models so ``db.metadata`` is complete (for Alembic and tests)."""
 
-from bellyfed.accounts.models import User, UserPreferences, user_favourite_cuisines
+from bellyfed.accounts.models import (
+    RecoveryCode,
+    TwoFactor,
+    User,
+    UserPreferences,
+    user_favourite_cuisines,
+)
 from bellyfed.data.models import MoveCheckpoint, ViewHistory
 from bellyfed.dishes.models import Dish, DishPrice, DishType, MenuCategory
 from bellyfed.leaderboards.models import LeaderboardEntry
@@ -32,10 +38,12 @@ __all__ = [
     "Photo",
     "Ranking",
     "RankingHistory",
+    "RecoveryCode",
     "Restaurant",
     "Review",
     "ReviewVote",
     "SpecialClosure",
+    "TwoFactor",
     "User",
     "UserPreferences",
     "ViewHistory",

@@ -24,6 +24,7 @@ from bellyfed.all_models import (
     Review,
     ReviewVote,
     SpecialClosure,
+    TwoFactor,
     User,
     UserPreferences,
 )
@@ -31,6 +32,7 @@ from bellyfed.extensions import db
 
 # Computed once: argon2 is deliberately slow, and tests make many users.
 TEST_PASSWORD = "correct horse battery staple"
+TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # an authenticator app's secret, base32
 _TEST_HASH = None
 
 
@@ -153,6 +155,23 @@ class UserFactory(Base):
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
     password_hash = factory.LazyFunction(_password_hash)
     display_name = factory.Sequence(lambda n: f"Diner {n}")
+
+    @factory.post_generation
+    def two_factor(
+        user: User,  # noqa: N805 - factory_boy passes the user made, not a factory
+        create: bool,
+        extracted: bool | None,
+        **kwargs: object,
+    ) -> None:
+        """Operators come with two-step sign-in on (admin pages require it), on
+        ``TEST_TOTP_SECRET``; ``two_factor=False`` makes one who has not set it up, ``True``
+        turns it on for a diner."""
+        wanted = user.role == "admin" if extracted is None else extracted
+        if create and wanted:
+            from bellyfed.accounts.two_factor import encrypt
+
+            db.session.add(TwoFactor(user_id=user.id, secret=encrypt(TEST_TOTP_SECRET)))
+            db.session.flush()
 
 
 class UserPreferencesFactory(Base):

@@ -7,12 +7,14 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pyotp
 from flask.testing import FlaskClient
-from sqlalchemy import event
+from sqlalchemy import event, select, update
 from werkzeug.test import TestResponse
 
+from bellyfed.accounts.models import TwoFactor, User
 from bellyfed.extensions import db
-from tests.factories import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD, TEST_TOTP_SECRET
 
 TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"|name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -49,9 +51,24 @@ def post(
 
 
 def log_in(client: FlaskClient, username: str, password: str = TEST_PASSWORD) -> None:
-    """Sign in through the login form."""
+    """Sign in through the login form, and its second step for an account with two-step
+    sign-in on (operators: see ``UserFactory.two_factor``)."""
     response = post(client, "/auth/login", {"identifier": username, "password": password})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    if response.headers["Location"] == "/auth/two-factor":
+        code = totp_code(username)
+        response = post(client, "/auth/two-factor", {"code": code})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+
+def totp_code(username: str, secret: str = TEST_TOTP_SECRET) -> str:
+    """The authenticator app's code now, for a user whose app has ``secret``. A code works once
+    per 30-second step, so the user's last accepted step is reset first: tests log the same
+    operator in more often than a person could."""
+    user_id = db.session.scalar(select(User.id).where(User.username == username))
+    db.session.execute(update(TwoFactor).where(TwoFactor.user_id == user_id).values(last_step=0))
+    db.session.flush()
+    return pyotp.TOTP(secret).now()
 
 
 def text(response: TestResponse) -> str:

@@ -284,3 +284,52 @@ class ResetPasswordForm(FlaskForm):
 
     password = new_password_field("New password", "Choose a new password.")
     confirm = repeat_password_field("Repeat it", "Type your new password a second time.")
+
+
+def code_field(label: str, message: str, *, recovery: bool, autofocus: bool = False) -> StringField:
+    """A code typed from an authenticator app (or, when ``recovery``, from the printed list)."""
+    return StringField(
+        label,
+        filters=[_clean],
+        validators=[
+            DataRequired(message),
+            Length(max=64, message="That's longer than any code we give out."),
+        ],
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "text" if recovery else "numeric",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+            "autofocus": autofocus,  # WTForms leaves out a False attribute
+        },
+    )
+
+
+class TwoFactorLoginForm(FlaskForm):
+    """The second step of logging in: a code from the app, or a recovery code."""
+
+    code = code_field("Code", "Type the 6-digit code from your authenticator app.", recovery=True)
+
+
+class TwoFactorSetupForm(FlaskForm):
+    """Turning two-step sign-in on: the password again, and the app's first code."""
+
+    password = current_password_field("Your password", "Enter your password.")
+    code = code_field(
+        "The 6-digit code your app shows", "Type the code your app shows now.", recovery=False
+    )
+
+
+class TwoFactorDisableForm(FlaskForm):
+    """Turning it off: the password, and a code from the app (or a recovery code)."""
+
+    password = current_password_field("Your password", "Enter your password.")
+    code = code_field(
+        "A code from your app, or a recovery code", "Type a code from your app.", recovery=True
+    )
+
+
+class RecoveryCodesForm(FlaskForm):
+    """New recovery codes: a code from the app first."""
+
+    code = code_field("A code from your app", "Type the code your app shows now.", recovery=False)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     DateTime,
@@ -107,3 +108,32 @@ class UserPreferences(db.Model):
 
     user: Mapped[User] = relationship(back_populates="preferences")
     favourite_cuisines: Mapped[list[Cuisine]] = relationship(secondary=user_favourite_cuisines)
+
+
+class TwoFactor(db.Model):
+    """A confirmed authenticator app (TOTP, RFC 6238) of an account: two-step sign-in is on.
+
+    ``secret`` is encrypted with ``TOTP_ENCRYPTION_KEY`` (bellyfed/accounts/two_factor.py);
+    ``last_step`` is the newest 30-second step a code was accepted for, so a code works once.
+    """
+
+    __tablename__ = "user_two_factor"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str]
+    last_step: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    enabled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RecoveryCode(db.Model):
+    """A one-use code that stands in for the authenticator app; only its SHA-256 is kept."""
+
+    __tablename__ = "user_recovery_codes"
+    __table_args__ = (Index("ix_user_recovery_codes_user_id", "user_id"),)
+
+    id: Mapped[int] = id_column()
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

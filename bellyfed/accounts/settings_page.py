@@ -15,6 +15,7 @@ from flask import flash, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 
 from bellyfed.accounts import tokens as api_tokens
+from bellyfed.accounts import two_factor
 from bellyfed.accounts.forms import PreferencesForm, ProfileForm
 from bellyfed.accounts.models import User
 from bellyfed.accounts.services import load_preferences, update_preferences, update_profile
@@ -57,6 +58,7 @@ def render_settings(
         profile_form=profile_form or _profile_form(user, posted=False),
         preferences_form=preferences_form or _preferences_form(user, posted=False),
         sessions=_sessions(user),
+        two_factor_on=two_factor.is_enabled(user),
         api_tokens=_api_tokens(user),
         api_token_limit=api_tokens.MAX_PER_USER,
     )

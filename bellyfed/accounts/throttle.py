@@ -48,6 +48,15 @@ if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[
 return redis.call('DEL', KEYS[2])
 """
 
+# KEYS: address, account. A right password half-way through a log-in (a code still to come):
+# its slot goes back to both counters, but the account's earlier failures stay counted.
+_GIVE_BACK_SLOT = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 0
+"""
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -99,3 +108,12 @@ def attempt_succeeded(account: str, address: str | None) -> None:
         get_redis().register_script(_GIVE_BACK)(keys=_keys(account, address))
     except redis.RedisError as exc:
         log.warning("Could not clear login failures: Redis is unavailable (%s)", exc)
+
+
+def attempt_passed(account: str, address: str | None) -> None:
+    """A right password with a second step to come: give this attempt's slots back, but keep
+    the account's failures, which are cleared when the code is right (``attempt_succeeded``)."""
+    try:
+        get_redis().register_script(_GIVE_BACK_SLOT)(keys=_keys(account, address))
+    except redis.RedisError as exc:
+        log.warning("Could not give a login slot back: Redis is unavailable (%s)", exc)

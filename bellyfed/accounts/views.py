@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
-from bellyfed.accounts import bp, throttle
+from bellyfed.accounts import bp, throttle, two_factor
 from bellyfed.accounts.forms import LoginForm, RegistrationForm
 from bellyfed.accounts.queries import public_user, top_fives
 from bellyfed.accounts.services import (
@@ -23,6 +23,7 @@ from bellyfed.accounts.sessions import (
     rotate,
 )
 from bellyfed.accounts.settings_page import render_settings, save_settings
+from bellyfed.accounts.two_factor_views import start_login
 from bellyfed.analytics.events import record
 from bellyfed.core.urls import safe_next
 from bellyfed.extensions import db
@@ -68,6 +69,9 @@ def login() -> ResponseReturnValue:
         form.form_errors.append(BAD_CREDENTIALS)
         return _login_page(form)
     db.session.commit()
+    if two_factor.is_enabled(user):  # earlier failures are cleared once the code is right
+        throttle.attempt_passed(subject, request.remote_addr)
+        return start_login(user, _next_path())
     throttle.attempt_succeeded(subject, request.remote_addr)
     rotate()  # a new session id at sign-in: an id planted before it is worth nothing after
     login_user(user)
@@ -164,4 +168,9 @@ def profile(username: str) -> ResponseReturnValue:
 
 
 # Routes kept in modules of their own, registered on the same blueprint when imported here.
-from bellyfed.accounts import password_change, password_reset, token_views  # noqa: E402, F401
+from bellyfed.accounts import (  # noqa: E402, F401
+    password_change,
+    password_reset,
+    token_views,
+    two_factor_views,
+)

@@ -44,11 +44,13 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 # Tables with an identity ``id`` whose sequence the loader moves past the ids it wrote.
 IDENTITY_TABLES = tuple(name for name, cols in TABLE_COLUMNS.items() if cols[0] == "id")
 
-# Every table the demo data fills, children first: the order --reset empties them in.
+# Every table the demo data fills (or that refers to its users), children first: the order
+# --reset empties them in.
 ALL_TABLES = (
     "restaurant_search_documents", "search_terms", "leaderboard_entries", "review_votes",
     "comments", "dish_votes", "ranking_history", "rankings", "photos", "reviews",
-    "user_favourite_cuisines", "user_preferences", "users", "dish_prices", "dishes",
+    "user_favourite_cuisines", "user_preferences", "user_recovery_codes", "user_two_factor",
+    "users", "dish_prices", "dishes",
     "menu_categories", "special_closures", "operating_hours", "restaurant_cuisines", "restaurants",
     "dish_types", "cuisines", "cities",
 )

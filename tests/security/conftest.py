@@ -128,7 +128,7 @@ def world(app: Flask, db_session, redis_client) -> World:
     restaurant = RestaurantFactory(city=city)
     dish_type = DishTypeFactory()
     dish = DishFactory(restaurant=restaurant, dish_type=dish_type)
-    alice = UserFactory(username="alice_sec", display_name="Alice")
+    alice = UserFactory(username="alice_sec", display_name="Alice", two_factor=True)
     bob = UserFactory(username="bob_sec", display_name="Bob")
     olga = UserFactory(username="olga_sec", display_name="Olga", role="admin")
     review = ReviewFactory(user_id=alice.id, restaurant_id=restaurant.id, body="Alice's words.")

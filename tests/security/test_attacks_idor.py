@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from bellyfed.accounts import tokens as api_tokens
-from bellyfed.accounts.models import User
+from bellyfed.accounts.models import RecoveryCode, TwoFactor, User
 from bellyfed.accounts.sessions import handle
 from bellyfed.dynamo import sessions as session_storage
 from bellyfed.dynamo import tokens as token_storage
@@ -28,7 +28,7 @@ from bellyfed.reviews.models import Comment, Review
 from bellyfed.votes.models import DishVote, ReviewVote
 from tests.factories import TEST_PASSWORD, DishVoteFactory, ReviewVoteFactory
 from tests.security.conftest import COUNTS, World, unsafe_routes
-from tests.web import csrf_token
+from tests.web import csrf_token, totp_code
 
 
 @dataclass
@@ -91,6 +91,8 @@ def _alice_state(scene: Scene) -> dict[str, Any]:
                 ).where(User.id == w.alice.id)
             ).one()
         ),
+        "two-step sign-in": rows(TwoFactor, TwoFactor.secret),
+        "recovery codes": rows(RecoveryCode, RecoveryCode.code_hash, RecoveryCode.used_at),
         "sessions": sessions,
         "tokens": tokens,
         "form state": state.data if state else None,
@@ -235,6 +237,46 @@ ATTACKS: dict[tuple[str, str], tuple[Callable[[Scene], Any], Callable[[Any], Non
             {"password": "correct horse battery staple"},
         ),
         refused(410),
+    ),
+    # Two-step sign-in: no field names an account; each route acts on the caller's own session.
+    # Bob (no app set up, no half-finished setup) aims them at Alice's, and she keeps hers.
+    ("accounts.enable_two_factor", "POST"): (
+        lambda s: _post(
+            s,
+            "/account/two-factor/enable",
+            {
+                "code": totp_code("alice_sec"),
+                "password": TEST_PASSWORD,
+                "user_id": s.world.alice.id,
+            },
+        ),
+        refused(302),
+    ),
+    ("accounts.disable_two_factor", "POST"): (
+        lambda s: _post(
+            s,
+            "/account/two-factor/disable",
+            {
+                "code": totp_code("alice_sec"),
+                "password": TEST_PASSWORD,
+                "user_id": s.world.alice.id,
+            },
+        ),
+        refused(302),
+    ),
+    ("accounts.new_recovery_codes", "POST"): (
+        lambda s: _post(
+            s,
+            "/account/two-factor/recovery-codes",
+            {"code": totp_code("alice_sec"), "user_id": s.world.alice.id},
+        ),
+        refused(302),
+    ),
+    ("accounts.two_factor_login", "POST"): (
+        lambda s: _post(
+            s, "/auth/two-factor", {"code": totp_code("alice_sec"), "user": s.world.alice.id}
+        ),
+        refused(302),
     ),
     ("accounts.login", "POST"): "signs the caller in: no object of anyone's in reach",
     ("accounts.register", "POST"): "creates a new account for the caller",

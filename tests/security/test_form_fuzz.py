@@ -39,6 +39,7 @@ import io
 import os
 import re
 import sys
+import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -47,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
 
+import pyotp
 import pytest
 import redis
 import sqlalchemy as sa
@@ -56,6 +58,8 @@ from hypothesis import strategies as st
 from PIL import Image
 from werkzeug.test import TestResponse
 
+from bellyfed.accounts import two_factor
+from bellyfed.accounts.models import TwoFactor
 from bellyfed.accounts.sessions import handle
 from bellyfed.dynamo import flags as flag_storage
 from bellyfed.dynamo import table
@@ -65,6 +69,7 @@ from bellyfed.flags.evaluate import Experiment, Flag, Variant
 from tests.conftest import TEST_REDIS_URL, rolled_back_session
 from tests.factories import (
     TEST_PASSWORD,
+    TEST_TOTP_SECRET,
     CityFactory,
     CommentFactory,
     CuisineFactory,
@@ -118,6 +123,8 @@ WRITTEN_TABLES = (
     "ranking_history",
     "dish_votes",
     "review_votes",
+    "user_two_factor",
+    "user_recovery_codes",
 )
 DIGEST = sa.text(
     " UNION ALL ".join(
@@ -241,6 +248,7 @@ class Case:
     ok_200: bool = False  # a POST answered 200 is a success (HTMX fragment, a created token)
     quiet_redirect: bool = False  # may redirect without writing or flashing (a wizard step)
     extra_state: Callable[[Ctx], object] | None = None  # more than PostgreSQL to compare
+    prepare_writes: bool = False  # ``prepare`` writes to PostgreSQL: digest after it, each time
 
     @property
     def examples(self) -> int:
@@ -341,6 +349,37 @@ def _fresh_reset(ctx: Ctx) -> None:
     """A live reset link of the diner's, followed by this browser or not."""
     with ctx.app.app_context():
         ctx.fresh["reset"], _ = token_storage.issue("reset", ctx.diner.id, 600)
+
+
+SETUP_SECRET = "KRUGS4ZANFZSAYJAONSWG4TFOQQGM33S"  # an app being set up (base32)
+
+
+def _halfway_signed_in(ctx: Ctx) -> None:
+    """This browser gave the right password of the diner with two-step sign-in on; a code from
+    their app, and one of their recovery codes, for the example to type."""
+    with ctx.client.session_transaction() as session:
+        session["two_factor_login"] = {"user": ctx.two_step.id, "next": "/",
+                                       "until": time.time() + 300}  # fmt: skip
+    _codes_of(ctx, ctx.two_step)
+
+
+def _codes_of(ctx: Ctx, user: Any) -> None:
+    ctx.fresh["code"] = pyotp.TOTP(TEST_TOTP_SECRET).now()
+    ctx.fresh["recovery"] = two_factor.replace_recovery_codes(user)[0]
+    db.session.flush()
+
+
+def _setting_up(ctx: Ctx) -> None:
+    """The diner opened the setup page: the app's secret waits in the session."""
+    with ctx.client.session_transaction() as session:
+        session["two_factor_setup"] = SETUP_SECRET
+    ctx.fresh["code"] = pyotp.TOTP(SETUP_SECRET).now()
+
+
+def _two_step_on(ctx: Ctx) -> None:
+    """The diner has two-step sign-in on (undone with the example)."""
+    db.session.add(TwoFactor(user_id=ctx.diner.id, secret=two_factor.encrypt(TEST_TOTP_SECRET)))
+    _codes_of(ctx, ctx.diner)
 
 
 def _sessions_of_diner(ctx: Ctx) -> None:
@@ -461,6 +500,51 @@ def _cases() -> list[Case]:
                 "preferences-price_max": _const("", 1, 4),
             },
             files=("profile-avatar",),
+        ),
+        # Two-step sign-in: the log-in's second step, setting it up, new codes, turning it off.
+        Case(
+            "accounts.two_factor_login",
+            "GET",
+            "anonymous",
+            prepare=_halfway_signed_in,
+            prepare_writes=True,
+        ),
+        Case(
+            "accounts.two_factor_login",
+            "POST",
+            "anonymous",
+            prepare=_halfway_signed_in,
+            prepare_writes=True,
+            form={"code": lambda ctx: one(Fresh("code"), Fresh("recovery"), "123456")},
+        ),
+        Case("accounts.two_factor_settings", "GET", prepare=_setting_up),
+        Case(
+            "accounts.enable_two_factor",
+            "POST",
+            prepare=_setting_up,
+            form={
+                "code": lambda ctx: one(Fresh("code"), "000000"),
+                "password": _const(TEST_PASSWORD, "not the password"),
+            },
+            ok_200=True,  # the page with the recovery codes
+        ),
+        Case(
+            "accounts.new_recovery_codes",
+            "POST",
+            prepare=_two_step_on,
+            prepare_writes=True,
+            form={"code": lambda ctx: one(Fresh("code"), Fresh("recovery"))},
+            ok_200=True,  # the page with the new codes
+        ),
+        Case(
+            "accounts.disable_two_factor",
+            "POST",
+            prepare=_two_step_on,
+            prepare_writes=True,
+            form={
+                "password": _const(TEST_PASSWORD),
+                "code": lambda ctx: one(Fresh("code"), Fresh("recovery")),
+            },
         ),
         Case("accounts.change_password", "GET"),
         Case(
@@ -768,6 +852,7 @@ def _make_world(app: Flask) -> dict[str, Any]:
     side = DishFactory(restaurant=restaurant, dish_type=None, name="Teh tarik")
     other_dish = DishFactory(restaurant=other_restaurant, dish_type=dish_type)
     diner, other = UserFactory(), UserFactory()
+    two_step = UserFactory(two_factor=True)
     admin = UserFactory(role="admin")
     my_review = ReviewFactory(user_id=diner.id, restaurant_id=restaurant.id)
     other_review = ReviewFactory(user_id=other.id, restaurant_id=restaurant.id)
@@ -778,6 +863,7 @@ def _make_world(app: Flask) -> dict[str, Any]:
         "restaurant": restaurant, "other_restaurant": other_restaurant,
         "closed_restaurant": closed_restaurant, "dish": dish, "side": side,
         "other_dish": other_dish, "diner": diner, "other": other, "admin": admin,
+        "two_step": two_step,
         "my_review": my_review, "other_review": other_review, "my_photo": my_photo,
         "my_comment": CommentFactory(review=other_review, user_id=diner.id),
         "other_comment": CommentFactory(review=my_review, user_id=other.id),
@@ -989,7 +1075,7 @@ def fuzz(ctx: Ctx, case: Case) -> None:
             if plan.get("follow_link"):
                 ctx.client.get(f"/auth/reset/{ctx.fresh['reset']}")  # keeps it in the session
             request = build_request(ctx, case, plan)
-            before = _digest(ctx, case, tables)
+            before = _digest(ctx, case, None if case.prepare_writes else tables)
             try:
                 response = ctx.client.open(
                     request.url, method=request.method, headers=request.headers, **request.body
