@@ -33,6 +33,8 @@ SIGN_IN_UNAVAILABLE = (
     "Signing in is briefly unavailable. Browsing works as usual; try again in a minute."
 )
 RETRY_AFTER_SECONDS = 60
+# A half-way two-step log-in (accounts/two_factor_views.py): whose it is, until the code comes.
+PENDING_LOGIN_KEY = "two_factor_login"
 serializer = TaggedJSONSerializer()
 
 
@@ -171,11 +173,11 @@ class DynamoSessionInterface(SessionInterface):
         now = int(time.time())
         rotated = session.id is None
         created_at = now if rotated or session.stored is None else session.stored.created_at
-        user_id = session.get("_user_id")
+        user_id = _owner(session)
         stored = storage.StoredSession(
             id=session.id or new_id(),
             data=serializer.dumps(dict(session)),
-            user_id=int(user_id) if user_id and str(user_id).isdigit() else None,
+            user_id=user_id,
             created_at=created_at,
             last_seen=now,
             expires_at=deadline(created_at, now, app.config),
@@ -202,6 +204,16 @@ class DynamoSessionInterface(SessionInterface):
         if stored is None or now - stored.last_seen < TOUCH_SECONDS:
             return
         storage.touch(stored.id, now, deadline(stored.created_at, now, app.config))
+
+
+def _owner(session: ServerSession) -> int | None:
+    """The account a session is filed under: who is signed in, or who is half-way through a
+    two-step log-in (so ending the account's sessions ends that one too)."""
+    user_id = session.get("_user_id")
+    if user_id is None:
+        pending = session.get(PENDING_LOGIN_KEY)
+        user_id = pending.get("user") if isinstance(pending, dict) else None
+    return int(user_id) if user_id is not None and str(user_id).isdigit() else None
 
 
 def _user_agent() -> str:

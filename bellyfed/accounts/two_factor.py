@@ -1,19 +1,20 @@
 """Two-step sign-in (ASVS 2.8, 4.3.1): an authenticator app's codes (TOTP, RFC 6238) after the
-password, with one-use recovery codes for a lost phone. Any diner may turn it on; operators must
-(``admin.views.admin_required`` sends them to set it up before the dashboard opens).
+password, with one-use recovery codes for a lost phone. Any diner may turn it on; operators must,
+and /admin opens only to a session that gave a code (``admin.views.admin_required``).
 
-- The app's secret is 160 random bits (RFC 4226's recommendation). Until the first code confirms
-  it, it lives only in the server-side session; then it is stored encrypted (Fernet, a key
-  derived from ``TOTP_ENCRYPTION_KEY``, kept outside the database: ASVS 2.8.2). Retired keys in
-  ``TOTP_ENCRYPTION_KEYS_RETIRED`` still decrypt, and a secret is re-encrypted under the current
-  key the next time it is used.
+- The app's secret is 160 random bits (RFC 4226's recommendation), always encrypted (Fernet, a
+  key derived from ``TOTP_ENCRYPTION_KEY``, kept outside the database: ASVS 2.8.2): in the
+  session, bound to its account, until the first code confirms it; then in PostgreSQL. Retired
+  keys in ``TOTP_ENCRYPTION_KEYS_RETIRED`` still decrypt, and a secret is re-encrypted under the
+  current key the next time it is used.
 - A code is good for its 30-second step and one step either side (clock drift), and only once:
   the newest accepted step is stored, and a code must be for a later step, checked and moved in
   one UPDATE so two requests racing with the same code cannot both pass (ASVS 2.8.4). A used
-  code offered again is logged and its account's owner is emailed (ASVS 2.8.5).
+  code offered again is logged; at log-in its account's owner is emailed (ASVS 2.8.5).
 - Ten recovery codes of 16 characters (about 79 bits each), shown once; only their SHA-256 is
   stored, and each works once. Making new ones voids the old.
-- Wrong codes count with failed logins (``throttle``), per account and per address (ASVS 2.8.5).
+- Wrong codes are throttled apart from passwords (``two_factor_views``): per account and
+  address in Redis (refused, not allowed, while Redis is down), and five per half-way log-in.
 """
 
 from __future__ import annotations
@@ -31,18 +32,16 @@ import segno
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app, render_template, url_for
+from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import delete, func, select, update
 
 from bellyfed.accounts.models import RecoveryCode, TwoFactor, User
-from bellyfed.core import mail
 from bellyfed.extensions import db
 
 log = logging.getLogger(__name__)
 
 ISSUER = "Bellyfed"
-REUSED_SUBJECT = "A used sign-in code was tried on your Bellyfed account"
 STEP_SECONDS = 30
 DIGITS = 6
 DRIFT_STEPS = 1  # a code of the step before or after this one is accepted too
@@ -99,6 +98,14 @@ def encrypt(secret: str) -> str:
     return _fernets()[0].encrypt(secret.encode()).decode()
 
 
+def decrypt(token: str) -> str | None:
+    """A secret ``encrypt`` made (with the current or a retired key), or None."""
+    try:
+        return MultiFernet(_fernets()).decrypt(token.encode()).decode()
+    except InvalidToken:
+        return None
+
+
 def _decrypt(record: TwoFactor) -> str | None:
     """The app's secret; re-encrypted under the current key when a retired key made it."""
     current, *retired = _fernets()
@@ -146,16 +153,17 @@ def _is_app_code(code: str) -> bool:
     return len(code) == DIGITS and code.isascii() and code.isdigit()
 
 
-def check_app_code(user: User, code: str) -> bool:
-    """A code from the account's app, for a step later than any accepted before (then used up)."""
+def check_app_code(user: User, code: str) -> str:
+    """ "ok" for a code from the account's app for a step later than any accepted before (then
+    used up); "reused" for the right code of a step already used (logged: ASVS 2.8.5); "wrong"."""
     code = _digits(code)
     record = db.session.get(TwoFactor, user.id)
     if record is None or not _is_app_code(code):
-        return False
+        return "wrong"
     secret = _decrypt(record)
     step = None if secret is None else code_step(secret, code)
     if step is None:
-        return False
+        return "wrong"
     used = db.session.execute(
         update(TwoFactor)
         .where(TwoFactor.user_id == user.id, TwoFactor.last_step < step)
@@ -163,20 +171,9 @@ def check_app_code(user: User, code: str) -> bool:
         .execution_options(synchronize_session=False)
     )
     if used.rowcount == 1:
-        return True
-    # The right code, used already: someone saw it being typed, or replays a request (2.8.5).
+        return "ok"
     log.warning("A used two-step code was offered again for user %s (step %s)", user.id, step)
-    _tell_owner_of_reuse(user)
-    return False
-
-
-def _tell_owner_of_reuse(user: User) -> None:
-    body = render_template("accounts/email_two_factor_reused.txt", user=user,
-                           forgot=url_for("accounts.forgot", _external=True))  # fmt: skip
-    try:
-        mail.send(mail.Message(to=user.email, subject=REUSED_SUBJECT, body=body))
-    except mail.MailError:
-        log.exception("Could not send the reused-code email to user %s", user.id)
+    return "reused"
 
 
 def check_setup_code(secret: str, code: str) -> int | None:
@@ -208,13 +205,15 @@ def check_recovery_code(user: User, code: str) -> bool:
     return used.rowcount == 1
 
 
-def check_code(user: User, code: str) -> str | None:
-    """ "app" or "recovery" for a good code of either kind (then used up), else None."""
-    if check_app_code(user, code):
+def check_code(user: User, code: str) -> str:
+    """ "app" or "recovery" for a good code of either kind (then used up), "reused" for a code of
+    the app used already, else "wrong"."""
+    verdict = check_app_code(user, code)
+    if verdict == "ok":
         return "app"
-    if check_recovery_code(user, code):
+    if verdict == "wrong" and check_recovery_code(user, code):
         return "recovery"
-    return None
+    return verdict
 
 
 def enable(user: User, secret: str, step: int) -> list[str]:

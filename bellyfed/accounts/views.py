@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
-from bellyfed.accounts import bp, throttle, two_factor
+from bellyfed.accounts import bp, throttle, two_factor, two_factor_views
 from bellyfed.accounts.forms import LoginForm, RegistrationForm
 from bellyfed.accounts.queries import public_user, top_fives
 from bellyfed.accounts.services import (
@@ -73,6 +73,8 @@ def login() -> ResponseReturnValue:
         throttle.attempt_passed(subject, request.remote_addr)
         return start_login(user, _next_path())
     throttle.attempt_succeeded(subject, request.remote_addr)
+    for stale in (two_factor_views.SETUP_KEY, two_factor_views.MARK, two_factor_views.PENDING_KEY):
+        session.pop(stale, None)  # nothing from before this sign-in speaks for it
     rotate()  # a new session id at sign-in: an id planted before it is worth nothing after
     login_user(user)
     record("metric", "logins")
@@ -172,5 +174,4 @@ from bellyfed.accounts import (  # noqa: E402, F401
     password_change,
     password_reset,
     token_views,
-    two_factor_views,
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -171,6 +172,7 @@ def sign_in(client: BrowserClient, user: User) -> None:
     with client.session_transaction() as session:
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
+        session["two_factor_at"] = time.time()  # as the second step leaves it (when there is one)
 
 
 # --- routes -------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from werkzeug.test import TestResponse
 
-from bellyfed.accounts import two_factor
+from bellyfed.accounts import two_factor, two_factor_views
 from bellyfed.accounts.models import TwoFactor
 from bellyfed.accounts.sessions import handle
 from bellyfed.dynamo import flags as flag_storage
@@ -357,9 +357,10 @@ SETUP_SECRET = "KRUGS4ZANFZSAYJAONSWG4TFOQQGM33S"  # an app being set up (base32
 def _halfway_signed_in(ctx: Ctx) -> None:
     """This browser gave the right password of the diner with two-step sign-in on; a code from
     their app, and one of their recovery codes, for the example to type."""
+    pending = {"user": ctx.two_step.id, "next": "/", "until": time.time() + 300, "wrong": 0,
+               "password": two_factor_views._fingerprint(ctx.two_step)}  # fmt: skip
     with ctx.client.session_transaction() as session:
-        session["two_factor_login"] = {"user": ctx.two_step.id, "next": "/",
-                                       "until": time.time() + 300}  # fmt: skip
+        session["two_factor_login"] = pending
     _codes_of(ctx, ctx.two_step)
 
 
@@ -371,8 +372,9 @@ def _codes_of(ctx: Ctx, user: Any) -> None:
 
 def _setting_up(ctx: Ctx) -> None:
     """The diner opened the setup page: the app's secret waits in the session."""
+    setup = {"user": ctx.diner.id, "secret": two_factor.encrypt(SETUP_SECRET)}
     with ctx.client.session_transaction() as session:
-        session["two_factor_setup"] = SETUP_SECRET
+        session["two_factor_setup"] = setup
     ctx.fresh["code"] = pyotp.TOTP(SETUP_SECRET).now()
 
 
@@ -897,6 +899,7 @@ def sign_in(client: BrowserClient, user: Any) -> None:
     with client.session_transaction() as session:
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
+        session["two_factor_at"] = time.time()  # as the second step leaves it (when there is one)
 
 
 def _new_client(ctx: Ctx) -> None:
