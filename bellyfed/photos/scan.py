@@ -13,8 +13,9 @@ import hashlib
 import logging
 import socket
 import struct
+import time
 
-from flask import current_app
+from flask import Flask, current_app
 
 from bellyfed.photos.processing import PhotoRejected
 from bellyfed.photos.storage import PhotoStorageUnavailable
@@ -52,20 +53,27 @@ class ClamdSizeLimit(ClamdError):
 
 
 def scan_stream(address: str, data: bytes, timeout: float) -> str | None:
-    """The signature clamd found in ``data``, or None when it is clean; raises ClamdError."""
+    """The signature clamd found in ``data``, or None when it is clean; raises ClamdError.
+
+    ``timeout`` bounds the whole scan (connect, every chunk sent, the verdict), not each socket
+    call: a clamd that reads slowly is given up on in time for the diner's 503, not a worker kill.
+    """
+    deadline = time.monotonic() + timeout
     try:
-        with _connect(address, timeout) as sock:
+        with _connect(address, deadline) as sock:
             try:
-                sock.sendall(b"zINSTREAM\0")
+                _send(sock, b"zINSTREAM\0", deadline)
                 for start in range(0, len(data), CHUNK_BYTES):
                     chunk = data[start : start + CHUNK_BYTES]
-                    sock.sendall(struct.pack(">I", len(chunk)) + chunk)
-                sock.sendall(struct.pack(">I", 0))
+                    _send(sock, struct.pack(">I", len(chunk)) + chunk, deadline)
+                _send(sock, struct.pack(">I", 0), deadline)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # clamd stops reading past StreamMaxLength and says why: read its reply
-            reply = _read_reply(sock)
+            reply = _read_reply(sock, deadline)
     except TimeoutError as exc:
-        raise ClamdError(f"no answer from clamd at {address} within {timeout:g} s") from exc
+        raise ClamdError(
+            f"clamd at {address} did not finish the scan within {timeout:g} s"
+        ) from exc
     except OSError as exc:
         raise ClamdError(f"cannot talk to clamd at {address}: {exc}") from exc
     if reply == "stream: OK":
@@ -79,10 +87,11 @@ def scan_stream(address: str, data: bytes, timeout: float) -> str | None:
 
 def ping(address: str, timeout: float) -> str:
     """clamd's version line (``ClamAV 1.4.6/27000/...``); raises ClamdError if it is away."""
+    deadline = time.monotonic() + timeout
     try:
-        with _connect(address, timeout) as sock:
-            sock.sendall(b"zVERSION\0")
-            return _read_reply(sock)
+        with _connect(address, deadline) as sock:
+            _send(sock, b"zVERSION\0", deadline)
+            return _read_reply(sock, deadline)
     except OSError as exc:
         raise ClamdError(f"cannot talk to clamd at {address}: {exc}") from exc
 
@@ -117,25 +126,48 @@ def scan_upload(data: bytes, *, uploader_id: int) -> None:
         raise PhotoInfected(signature)
 
 
-def _connect(address: str, timeout: float) -> socket.socket:
+def warn_if_off_in_production(app: Flask) -> None:
+    """At start-up, say in the deploy log that production stores uploads unscanned (``off``)."""
+    if app.config.get("BELLYFED_ENV") == "production" and not app.config.get("CLAMD_ADDRESS"):
+        log.warning(
+            "CLAMD_ADDRESS is off: uploads are stored without a virus scan (ASVS 12.4.2 not met)"
+        )
+
+
+def _time_left(deadline: float) -> float:
+    """Seconds until ``deadline``; TimeoutError once it has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    return left
+
+
+def _connect(address: str, deadline: float) -> socket.socket:
     """A connected socket: ``address`` is a unix socket path (starts with /) or host:port."""
     if address.startswith("/"):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
         try:
+            sock.settimeout(_time_left(deadline))
             sock.connect(address)
         except OSError:
             sock.close()
             raise
         return sock
     host, _, port = address.rpartition(":")
-    return socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
+    return socket.create_connection((host.strip("[]"), int(port)), timeout=_time_left(deadline))
 
 
-def _read_reply(sock: socket.socket) -> str:
+def _send(sock: socket.socket, data: bytes, deadline: float) -> None:
+    # sendall's timeout bounds the whole call (Python 3.5+), so each send gets what is left.
+    sock.settimeout(_time_left(deadline))
+    sock.sendall(data)
+
+
+def _read_reply(sock: socket.socket, deadline: float) -> str:
     """One NUL-terminated reply (the z- commands' framing); the connection closes after it."""
     reply = b""
     while not reply.endswith(b"\0") and len(reply) < REPLY_LIMIT:
+        sock.settimeout(_time_left(deadline))
         chunk = sock.recv(REPLY_LIMIT)
         if not chunk:
             break

@@ -56,7 +56,8 @@ def save_upload(
     """Check, clean and store an upload; add its Photo to the session (flushed, not committed)."""
     max_bytes = current_app.config["PHOTO_MAX_BYTES"]
     data = _read_at_most(upload.stream, max_bytes + 1)
-    if len(data) <= max_bytes:  # past the limit it is refused below, unread by anything
+    # Empty or past the limit, it is refused below by size alone: clamd need not see it.
+    if 0 < len(data) <= max_bytes:
         scan_upload(data, uploader_id=uploader_id)
     processed = process_photo(
         data, max_bytes=max_bytes, max_pixels=current_app.config["PHOTO_MAX_PIXELS"]

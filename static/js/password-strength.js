@@ -18,19 +18,25 @@
   var VERDICTS = ["weak", "weak", "fair", "good", "strong"];
   var LABELS = { short: "Too short", long: "Too long", weak: "Weak", fair: "Fair", good: "Good", strong: "Strong" };
   var zxcvbnUrl = document.currentScript && document.currentScript.dataset.zxcvbn;
-  var waiting = [];
+  var waiting = [];  // each callback at most once: one pending update per meter, not per key
   var requested = false;
+
+  function noop() {}
 
   function withZxcvbn(callback) {
     if (window.zxcvbn) { callback(); return; }
-    waiting.push(callback);
+    if (waiting.indexOf(callback) === -1) waiting.push(callback);
     if (requested || !zxcvbnUrl) return;
     requested = true;
     var script = document.createElement("script");
     script.src = zxcvbnUrl;
     script.addEventListener("load", function () { waiting.splice(0).forEach(function (f) { f(); }); });
     // Unreachable: the meter gives the length advice only; the next keystroke tries again.
-    script.addEventListener("error", function () { requested = false; script.remove(); });
+    script.addEventListener("error", function () {
+      waiting.length = 0;
+      requested = false;
+      script.remove();
+    });
     document.head.appendChild(script);
   }
 
@@ -108,9 +114,19 @@
     var text = document.createElement("p");
     text.className = "password-strength-text";
     text.id = input.id + "-strength";
-    text.setAttribute("aria-live", "polite");
+    // What a screen reader speaks by itself: the sentence again, set only when the verdict
+    // changes. The visible sentence, updated on every pause, is read with the field instead.
+    var status = document.createElement("p");
+    status.className = "password-strength-status visually-hidden";
+    status.id = input.id + "-strength-status";
+    status.setAttribute("aria-live", "polite");
+    status.setAttribute("aria-atomic", "true");
     meter.appendChild(bar);
     meter.appendChild(text);
+    meter.appendChild(status);
+    var described = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+    if (described.indexOf(text.id) === -1) described.push(text.id);
+    input.setAttribute("aria-describedby", described.join(" "));
     // After the "Show" button's wrapper when show-password.js has run (it may run later: then
     // it wraps the input where it stands, still before the meter).
     var wrap = input.parentNode.classList.contains("password-wrap") ? input.parentNode : input;
@@ -120,13 +136,17 @@
 
   function show(meter, outcome) {
     var text = meter.querySelector(".password-strength-text");
+    var changed = meter.dataset.strength !== outcome.verdict;
     meter.dataset.strength = outcome.verdict;
     text.textContent = "";
-    if (!outcome.verdict) return;
-    var label = document.createElement("strong");
-    label.textContent = LABELS[outcome.verdict] + (outcome.detail ? ": " : ".");
-    text.appendChild(label);
-    if (outcome.detail) text.appendChild(document.createTextNode(outcome.detail));
+    if (outcome.verdict) {
+      var label = document.createElement("strong");
+      label.textContent = LABELS[outcome.verdict] + (outcome.detail ? ": " : ".");
+      text.appendChild(label);
+      if (outcome.detail) text.appendChild(document.createTextNode(outcome.detail));
+    }
+    // "(5 so far)" spoken after every pause is noise: speak when the verdict changes.
+    if (changed) meter.querySelector(".password-strength-status").textContent = text.textContent;
   }
 
   function attach(options) {
@@ -142,13 +162,13 @@
       show(meter, { verdict: "", detail: "" });  // no stale "Too short" while zxcvbn arrives
       withZxcvbn(update);
     }
-    // Settle before speaking: the live region is read out once typing pauses, not per key.
+    // Settle first: the bar and sentence follow each pause in typing, not each key.
     function soon() {
       window.clearTimeout(timer);
       timer = window.setTimeout(update, 150);
     }
 
-    input.addEventListener("focus", function () { withZxcvbn(function () {}); });
+    input.addEventListener("focus", function () { withZxcvbn(noop); });
     input.addEventListener("input", soon);
     input.addEventListener("change", soon);  // some password managers fill without "input"
     userFields(options).forEach(function (other) {

@@ -6,6 +6,7 @@ console error)."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import uuid
 from pathlib import Path
@@ -55,10 +56,19 @@ def expect_meter_follows_typing(page: Page) -> None:
     sentence = page.locator("#password-strength")
     expect(meter).to_have_count(1)  # the new password only, not its confirmation
     expect(page.locator(".field", has=page.locator("#password")).locator(meter)).to_have_count(1)
-    expect(sentence).to_have_attribute("aria-live", "polite")
+    # The sentence is the field's description, after the hint it already had (ASVS 2.1.8).
+    expect(page.locator("#password")).to_have_attribute(
+        "aria-describedby", "password-hint password-strength"
+    )
+    expect(page.locator("#password-strength-status")).to_have_attribute("aria-live", "polite")
+    expect(sentence).not_to_have_attribute("aria-live", re.compile(".*"))
     retype(page, "short one")
     expect(meter).to_have_attribute("data-strength", "short")
     expect(sentence).to_have_text("Too short: 12 characters at least (9 so far).")
+    expect(page.locator("#password")).to_have_accessible_description(
+        "At least 12 characters; a short phrase works well. "
+        "Too short: 12 characters at least (9 so far)."
+    )
     retype(page, "password1234")
     expect(meter).to_have_attribute("data-strength", "weak")
     expect(sentence).to_contain_text("Weak: this is a common password")
@@ -157,6 +167,156 @@ def test_the_meter_follows_typing_on_a_change_with_the_diners_names(
     expect(page.locator(".password-strength")).to_have_attribute("data-strength", "fair")
     shot(page, "password-strength-change")
     assert_no_csp_violation(page)
+
+
+WATCH_THE_MONOLOGUE = """() => {
+  window.shown = [];
+  window.spoken = [];
+  const watch = (id, into) => {
+    const node = document.getElementById(id);
+    new MutationObserver(() => into.push(node.textContent))
+      .observe(node, { childList: true, subtree: true, characterData: true });
+  };
+  watch("password-strength", window.shown);
+  watch("password-strength-status", window.spoken);
+}"""
+
+
+def test_the_live_region_speaks_only_when_the_verdict_changes(
+    page: Page, live_server: LiveServer
+) -> None:
+    """A slow typist sees the sentence follow every pause but hears it once per verdict."""
+    open_page(page, f"{live_server.url}/auth/register")
+    page.locator("#password").focus()
+    page.wait_for_function("() => typeof window.zxcvbn === 'function'")
+    page.evaluate(WATCH_THE_MONOLOGUE)
+    page.locator("#password").press_sequentially(PASSPHRASE, delay=250)  # past the 150 ms settle
+    expect(page.locator(".password-strength")).to_have_attribute("data-strength", "strong")
+    page.wait_for_timeout(300)
+    shown = page.evaluate("window.shown")
+    spoken = [text for text in page.evaluate("window.spoken") if text]
+    assert len({text for text in shown if text.startswith("Too short")}) >= 6, shown
+    assert len([text for text in spoken if text.startswith("Too short")]) == 1, spoken
+    assert spoken[0].startswith("Too short: 12 characters at least ("), spoken
+    verdicts = [text.split(":")[0].rstrip(".") for text in spoken]
+    assert all(before != after for before, after in itertools.pairwise(verdicts)), spoken
+    assert spoken[-1] == "Strong."
+    assert len(spoken) < len(shown)
+    assert_no_csp_violation(page)
+
+
+COUNT_ZXCVBN_CALLS = """
+window.zxcvbnCalls = 0;
+Object.defineProperty(window, "zxcvbn", {
+  configurable: true,
+  get() { return window.realZxcvbn; },
+  set(real) {
+    window.realZxcvbn = (...args) => { window.zxcvbnCalls += 1; return real(...args); };
+  },
+});
+"""
+ZXCVBN_URL = re.compile(r"/static/vendor/zxcvbn/zxcvbn\.js$")
+
+
+def wait_for_request(page: Page, held: list, count: int) -> None:
+    for _ in range(250):
+        if len(held) >= count:
+            return
+        page.wait_for_timeout(20)
+    raise AssertionError(f"zxcvbn was fetched {len(held)} times, expected {count}")
+
+
+def test_keys_typed_while_zxcvbn_loads_give_one_update_when_it_arrives(
+    page: Page, live_server: LiveServer
+) -> None:
+    held: list = []
+    # A slow link: zxcvbn arrives only when the test lets it.
+    page.route(ZXCVBN_URL, lambda route: held.append(route))
+    page.add_init_script(COUNT_ZXCVBN_CALLS)
+    open_page(page, f"{live_server.url}/auth/register")
+    page.fill("#password", "tamarind noodles")
+    page.locator("#password").press_sequentially(" at dawn", delay=200)  # 8 settled updates
+    wait_for_request(page, held, 1)
+    expect(page.locator(".password-strength")).to_have_attribute("data-strength", "")
+    held[0].continue_()
+    expect(page.locator(".password-strength")).to_have_attribute("data-strength", "strong")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.zxcvbnCalls") == 1
+    assert len(held) == 1
+    assert_no_csp_violation(page)
+
+
+def test_after_zxcvbn_fails_to_load_only_the_next_keystroke_tries_again(
+    chromium: Browser, live_server: LiveServer
+) -> None:
+    context = chromium.new_context()  # not the page fixture: the failed fetch is a console error
+    page = context.new_page()
+    held: list = []
+    page.route(ZXCVBN_URL, lambda route: held.append(route))
+    page.add_init_script(COUNT_ZXCVBN_CALLS)
+    try:
+        page.goto(f"{live_server.url}/auth/register")
+        page.fill("#password", "tamarind noodles")
+        page.locator("#password").press_sequentially(" at", delay=200)
+        wait_for_request(page, held, 1)
+        held[0].abort()
+        page.wait_for_function("() => !document.querySelector('script[src*=zxcvbn]')")
+        page.locator("#password").press_sequentially(" dawn", delay=200)
+        wait_for_request(page, held, 2)
+        held[1].continue_()
+        expect(page.locator(".password-strength")).to_have_attribute("data-strength", "strong")
+        page.wait_for_timeout(300)
+        # Only the update that asked again ran: none left waiting from before the error.
+        assert page.evaluate("window.zxcvbnCalls") == 1
+        assert len(held) == 2
+    finally:
+        context.close()
+
+
+RECORD_PASTES = """
+window.pastes = [];
+document.addEventListener("paste", (event) =>
+  window.pastes.push([event.target.id, event.defaultPrevented]));
+"""
+
+
+def paste(page: Page, field: str, text: str) -> None:
+    """Put ``text`` on the clipboard and paste it over what ``field`` holds, as a diner would."""
+    page.evaluate("(text) => navigator.clipboard.writeText(text)", text)
+    page.locator(field).focus()
+    page.keyboard.press("ControlOrMeta+A")
+    page.keyboard.press("ControlOrMeta+V")
+
+
+def test_pasting_a_new_password_works_and_the_meter_follows(
+    page: Page, live_server: LiveServer
+) -> None:
+    """ASVS 2.1.11: a real paste (the clipboard, Ctrl+V) goes in, is assessed, and posts."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page.add_init_script(RECORD_PASTES)
+    open_page(page, f"{live_server.url}/auth/register")
+    username = new_username()
+    page.fill("#username", username)
+    page.fill("#email", f"{username}@example.com")
+    page.fill("#display_name", "Paste Diner")
+    paste(page, "#password", "pasted too")
+    expect(page.locator("#password")).to_have_value("pasted too")
+    expect(page.locator("#password-strength")).to_have_text(
+        "Too short: 12 characters at least (10 so far)."
+    )
+    paste(page, "#password", PASSPHRASE)
+    expect(page.locator("#password")).to_have_value(PASSPHRASE)
+    expect(page.locator(".password-strength")).to_have_attribute("data-strength", "strong")
+    paste(page, "#confirm", PASSPHRASE)
+    expect(page.locator("#confirm")).to_have_value(PASSPHRASE)
+    assert page.evaluate("window.pastes") == [
+        ["password", False],
+        ["password", False],
+        ["confirm", False],
+    ]
+    assert_no_csp_violation(page)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
 
 def test_zxcvbn_is_fetched_only_once_a_new_password_is_used(

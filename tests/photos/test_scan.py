@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -25,7 +26,7 @@ from bellyfed.photos.scan import (
     scan_stream,
 )
 from bellyfed.photos.services import PhotoRejected, PhotoStorageUnavailable, save_upload
-from tests.conftest import free_port
+from tests.conftest import free_port, make_test_app
 from tests.photos import images
 from tests.photos.clamd import (
     EICAR,
@@ -112,6 +113,54 @@ def test_an_unreachable_hung_or_confused_clamd_is_an_error(tmp_path, silent_sock
     with pytest.raises(ClamdError, match="answered 'UNKNOWN COMMAND'"):
         scan_stream(confused, b"x", TIMEOUT)
     thread.join(5)
+
+
+class SlowClamd:
+    """A unix socket whose reader takes one chunk a second (an overloaded or swapping clamd):
+    every single send finishes well within a second, the whole stream never would."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.chunks_read = 0
+        self.stopping = threading.Event()
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(path)
+        self.server.listen(1)
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        with self.server:
+            connection, _ = self.server.accept()
+            with connection:
+                while not self.stopping.is_set():
+                    if not connection.recv(scan.CHUNK_BYTES + 4):
+                        return
+                    self.chunks_read += 1
+                    self.stopping.wait(1)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def slow_clamd(tmp_path) -> Iterator[SlowClamd]:
+    server = SlowClamd(str(tmp_path / "slow.sock"))
+    yield server
+    server.close()
+
+
+SLOW_TIMEOUT = 1.5  # more than a chunk's second, so only a deadline for the whole scan trips
+SLOW_STREAM = 2 * 1024 * 1024  # 32 chunks: half a minute at clamd's pace, far past any buffer
+
+
+def test_the_timeout_bounds_the_whole_scan_not_each_chunk(slow_clamd):
+    started = time.monotonic()
+    with pytest.raises(ClamdError, match=r"did not finish the scan within 1\.5 s"):
+        scan_stream(slow_clamd.path, b"\0" * SLOW_STREAM, SLOW_TIMEOUT)
+    assert time.monotonic() - started < SLOW_TIMEOUT + 0.5
+    assert slow_clamd.chunks_read >= 2  # it was reading: no single send came near the timeout
 
 
 # --- save_upload with scanning on --------------------------------------------------------------
@@ -208,6 +257,29 @@ def test_a_hung_clamd_pauses_uploads_within_the_timeout(
     assert puts == []
 
 
+def test_a_clamd_too_slow_for_the_whole_upload_pauses_uploads_within_the_timeout(
+    app, uploader, puts, monkeypatch, caplog, slow_clamd
+):
+    monkeypatch.setitem(app.config, "CLAMD_ADDRESS", slow_clamd.path)
+    monkeypatch.setitem(app.config, "CLAMD_TIMEOUT_SECONDS", SLOW_TIMEOUT)
+    data = images.plain_jpeg() + b"\0" * SLOW_STREAM
+    before = photo_count()
+    started = time.monotonic()
+    with (
+        caplog.at_level(logging.ERROR, logger=scan.__name__),
+        pytest.raises(ScannerUnavailable, match="uploads are paused"),
+    ):
+        save_upload(make_upload(data), uploader_id=uploader.id)
+    assert time.monotonic() - started < SLOW_TIMEOUT + 0.5
+    assert puts == []
+    assert photo_count() == before
+    assert not db.session.new
+    assert (
+        f"virus scanner unavailable, upload refused: clamd at {slow_clamd.path} did not finish "
+        "the scan within 1.5 s" in caplog.text
+    )
+
+
 def test_an_upload_past_clamds_stream_limit_is_refused_not_passed(
     app, scanning, uploader, puts, monkeypatch, caplog
 ):
@@ -231,6 +303,16 @@ def test_bytes_past_the_photo_limit_are_refused_before_any_scan(
     monkeypatch.setitem(app.config, "PHOTO_MAX_BYTES", 10_000)
     with pytest.raises(PhotoRejected, match="over"):
         save_upload(make_upload(b"\xff" * 20_000), uploader_id=uploader.id)
+
+
+def test_an_empty_upload_is_refused_without_asking_clamd(scanning, uploader, puts, monkeypatch):
+    def no_scan(*args, **kwargs):
+        raise AssertionError("clamd was sent an empty upload")
+
+    monkeypatch.setattr(scan, "scan_stream", no_scan)
+    with pytest.raises(PhotoRejected, match="That file is empty"):
+        save_upload(make_upload(b""), uploader_id=uploader.id)
+    assert puts == []
 
 
 def test_scanning_off_never_calls_clamd(app, uploader, monkeypatch):
@@ -260,3 +342,30 @@ def test_the_check_scanner_command_tells_an_operator_where_things_stand(
     result = runner.invoke(args=["photos", "check-scanner"])
     assert result.exit_code == 1
     assert "CLAMD_ADDRESS is off" in result.output
+
+
+STARTUP_WARNING = (
+    "CLAMD_ADDRESS is off: uploads are stored without a virus scan (ASVS 12.4.2 not met)"
+)
+
+
+@pytest.mark.parametrize(
+    ("environment", "address", "warned"),
+    [
+        ("production", "", True),
+        ("production", "/run/clamav/clamd.ctl", False),
+        ("development", "", False),
+    ],
+    ids=["production, off", "production, on", "development, off"],
+)
+def test_production_with_scanning_off_says_so_once_at_start_up(
+    database_url, caplog, environment, address, warned
+):
+    """CLAMD_ADDRESS=off reaches the app as "" (bellyfed/config.py); production says so once."""
+    with caplog.at_level(logging.WARNING, logger=scan.__name__):
+        app = make_test_app(database_url, BELLYFED_ENV=environment, CLAMD_ADDRESS=address)
+    said = [r for r in caplog.records if r.name == scan.__name__]
+    assert [(r.levelno, r.getMessage()) for r in said] == (
+        [(logging.WARNING, STARTUP_WARNING)] if warned else []
+    )
+    assert app.config["CLAMD_ADDRESS"] == address
