@@ -119,6 +119,28 @@ def _clamd_address(env: Mapping[str, str], production: bool) -> str:
     return raw
 
 
+RETIRED_SECRETS = ("PASSWORD_PEPPERS_RETIRED", "TOTP_ENCRYPTION_KEYS_RETIRED")
+
+
+def _check_secrets_apart(env: Mapping[str, str]) -> None:
+    """Production: each secret its own value (one leaked must not give away another), and
+    retired ones as strong as current ones."""
+    names = list(PRODUCTION_SECRETS)
+    for index, name in enumerate(names):
+        for other in names[index + 1 :]:
+            if env[name] == env[other]:
+                raise ConfigError(
+                    f"Refusing to start in production: {name} and {other} must be different "
+                    "values (a leak of one must not give away the other)."
+                )
+    for name in RETIRED_SECRETS:
+        if any(len(value) < 32 for value in _csv(env, name)):
+            raise ConfigError(
+                f"Refusing to start in production: every value in {name} must be a random "
+                "value of at least 32 characters."
+            )
+
+
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
@@ -147,6 +169,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
                     f"Refusing to start in production: {name} must be a random value "
                     "of at least 32 characters."
                 )
+        _check_secrets_apart(env)
 
     if env.get("SESSION_BACKEND", "dynamodb") not in ("dynamodb", "cookie"):
         raise ConfigError(

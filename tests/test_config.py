@@ -3,11 +3,18 @@
 import os
 import subprocess
 import sys
+from itertools import combinations
 
 import pytest
 
 from bellyfed import PROJECT_ROOT, create_app
-from bellyfed.config import DEV_SECRET_KEY, PRODUCTION_SECRETS, ConfigError, load_config
+from bellyfed.config import (
+    DEV_SECRET_KEY,
+    PRODUCTION_SECRETS,
+    RETIRED_SECRETS,
+    ConfigError,
+    load_config,
+)
 
 STRONG_KEY = "k" * 48
 PROD_DB = "postgresql+psycopg://app@db.internal:5432/bellyfed"
@@ -51,6 +58,7 @@ def test_pool_is_configured_on_purpose():
 HOSTS = {"TRUSTED_HOSTS": "bellyfed.example"}
 SCANNER = {"CLAMD_ADDRESS": "/run/clamav/clamd.ctl"}
 PEPPER = {"PASSWORD_PEPPER": "p" * 8 + STRONG_KEY, "TOTP_ENCRYPTION_KEY": "t" * 8 + STRONG_KEY}
+READY = {"SECRET_KEY": STRONG_KEY, "DATABASE_URL": PROD_DB, **HOSTS, **PEPPER}
 
 
 @pytest.mark.parametrize(
@@ -81,6 +89,20 @@ PEPPER = {"PASSWORD_PEPPER": "p" * 8 + STRONG_KEY, "TOTP_ENCRYPTION_KEY": "t" * 
             for name, development_value in PRODUCTION_SECRETS.items()
             for value in ("short", development_value)
         ],
+        *[  # one value reused: a leaked SECRET_KEY must not give away the pepper
+            (
+                {**READY, one: "s" * 40, other: "s" * 40},
+                f"{one} and {other} must be different values",
+            )
+            for one, other in combinations(PRODUCTION_SECRETS, 2)
+        ],
+        *[
+            (
+                {**READY, name: "r" * 40 + ",short"},
+                f"every value in {name} must be a random value of at least 32 characters",
+            )
+            for name in RETIRED_SECRETS
+        ],
     ],
 )
 def test_production_refuses_to_start_without_secrets(env, message):
@@ -91,8 +113,10 @@ def test_production_refuses_to_start_without_secrets(env, message):
 def test_production_with_secrets_uses_secure_cookies():
     config = load_config(
         {"BELLYFED_ENV": "production", "SECRET_KEY": STRONG_KEY, "DATABASE_URL": PROD_DB,
-         **PEPPER, **HOSTS, **SCANNER}
+         **PEPPER, **HOSTS, **SCANNER, "PASSWORD_PEPPERS_RETIRED": "r" * 32 + ", " + "s" * 40,
+         "TOTP_ENCRYPTION_KEYS_RETIRED": "u" * 32}
     )  # fmt: skip
+    assert config["PASSWORD_PEPPERS_RETIRED"] == ("r" * 32, "s" * 40)
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["PREFERRED_URL_SCHEME"] == "https"
 

@@ -6,12 +6,28 @@ for argon2id (19 MiB, 2 passes, 1 lane). A hash made with other parameters is up
 successful log-in (``needs_rehash``; see ``services.authenticate``).
 
 A pepper (ASVS 2.4.5): before argon2 sees it, the password goes through HMAC-SHA256 keyed with
-``PASSWORD_PEPPER``, a secret kept in the environment, never in the database. A stolen copy of
-the users table alone is then worth nothing offline, however weak a password. Stored hashes say
-which pepper made them (``pepper:<id>:<PHC string>``, the id a short digest of the pepper, never
-the pepper), so a pepper can be rotated: the new one in ``PASSWORD_PEPPER``, the old ones in
-``PASSWORD_PEPPERS_RETIRED`` until every account has logged in again. Hashes from before peppers
-(a bare PHC string) still verify and are peppered at the next log-in, like a parameter change.
+``PASSWORD_PEPPER``, a secret kept in the environment, never in the database. Stored hashes say
+which pepper made them, by an id that is a short digest of the pepper (never the pepper), so a
+pepper can be rotated: the new one in ``PASSWORD_PEPPER``, the old ones in
+``PASSWORD_PEPPERS_RETIRED`` until ``flask users key-report`` counts no hash under them. The
+stored forms:
+
+- ``pepper:<id>:<PHC string>``: argon2id over HMAC-SHA256(pepper, password). Every new hash.
+- ``pepperwrap:<id>:$<variant>$v=<version>$m=<KiB>,t=<passes>,p=<lanes>,l=<length>$<salt>$<mac>``:
+  a hash from before peppers, peppered without its password by ``flask users pepper-hashes``.
+  The fields are the old PHC string's, ``l`` its digest's length in bytes, and ``<mac>`` (in
+  place of the digest) is HMAC-SHA256(pepper, raw argon2 digest), base64 without padding like
+  the salt. To verify, argon2 runs over the password with those parameters and salt, and the
+  HMAC of its raw digest is compared in constant time. The next log-in replaces it with a
+  ``pepper:`` hash (``needs_rehash``).
+- A bare PHC string: a hash from before peppers, not yet wrapped. It still verifies with the
+  password alone and is peppered at the next log-in.
+
+So a stolen copy of the users table alone is worth nothing offline, however weak a password,
+only once ``flask users pepper-hashes`` has run after the deploy that brought the pepper: until
+then, an account that has not logged in since keeps a bare hash that can be cracked as before.
+After it, ``key-report`` counts no bare hash, and hashes made with another pepper (or a forged
+id) verify nothing.
 
 Common passwords come from a shipped list (``data/common-passwords.txt.gz``, see its README):
 nothing is sent anywhere to check a password.
@@ -19,18 +35,27 @@ nothing is sent anywhere to check a password.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import gzip
 import hashlib
 import hmac
 import logging
 import re
+import secrets
 from collections.abc import Iterable
+from contextlib import suppress
 from functools import cache
 from pathlib import Path
 
 from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError
-from argon2.low_level import hash_secret
+from argon2.exceptions import (
+    HashingError,
+    InvalidHashError,
+    VerificationError,
+    VerifyMismatchError,
+)
+from argon2.low_level import hash_secret, hash_secret_raw
 from flask import current_app
 
 log = logging.getLogger(__name__)
@@ -64,11 +89,26 @@ _hasher = PasswordHasher(
 
 
 PEPPER_TAG = "pepper"
+WRAP_TAG = "pepperwrap"
+_VARIANTS = {"argon2id": Type.ID, "argon2i": Type.I, "argon2d": Type.D}
+_B64 = r"[A-Za-z0-9+/]+"
+# A PHC string as argon2 writes it (no "v=" before version 19 of the algorithm: 16).
+_BARE = re.compile(
+    rf"\$(argon2id|argon2i|argon2d)\$(?:v=(16|19)\$)?m=(\d+),t=(\d+),p=(\d+)\$({_B64})\$({_B64})"
+)
+_WRAPPED = re.compile(
+    rf"\$(argon2id|argon2i|argon2d)\$v=(16|19)\$m=(\d+),t=(\d+),p=(\d+),l=(\d+)\$({_B64})\$({_B64})"
+)
 
 
 def pepper_id(pepper: str) -> str:
     """What a stored hash names its pepper by: 32 bits of a digest, nothing to guess it from."""
     return hashlib.sha256(b"bellyfed password pepper\0" + pepper.encode()).hexdigest()[:8]
+
+
+def current_pepper_id() -> str:
+    """The id new hashes are made under (``PASSWORD_PEPPER``'s)."""
+    return pepper_id(current_app.config["PASSWORD_PEPPER"])
 
 
 def _peppers() -> tuple[str, dict[str, str]]:
@@ -80,6 +120,14 @@ def _peppers() -> tuple[str, dict[str, str]]:
 
 def _peppered(password: str, pepper: str) -> bytes:
     return hmac.new(pepper.encode(), password.encode(), hashlib.sha256).digest()
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.b64encode(data).decode().rstrip("=")  # PHC: standard alphabet, no padding
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -99,40 +147,101 @@ def hash_password(password: str, *, salt: bytes | None = None) -> str:
     return f"{PEPPER_TAG}:{current}:{phc}"
 
 
+def wrap_bare_hash(phc: str) -> str | None:
+    """A hash from before peppers, peppered with the current pepper without its password (the
+    ``pepperwrap:`` form above); None when ``phc`` is not an argon2 PHC string."""
+    parsed = _BARE.fullmatch(phc)
+    if parsed is None:
+        return None
+    variant, version, memory, passes, lanes, salt, digest = parsed.groups()
+    try:
+        _b64decode(salt)
+        raw = _b64decode(digest)
+    except binascii.Error:
+        return None
+    current, peppers = _peppers()
+    mac = hmac.new(peppers[current].encode(), raw, hashlib.sha256).digest()
+    params = f"m={memory},t={passes},p={lanes},l={len(raw)}"
+    return f"{WRAP_TAG}:{current}:${variant}$v={version or 16}${params}${salt}${_b64encode(mac)}"
+
+
 def phc_string(password_hash: str) -> str:
     """The argon2 PHC string inside a stored hash (its parameters, salt and digest)."""
-    return _split(password_hash)[1]
+    return _split(password_hash)[2]
 
 
-def _split(password_hash: str) -> tuple[str | None, str]:
-    """(pepper id or None for a hash from before peppers, PHC string)."""
-    if password_hash.startswith(PEPPER_TAG + ":"):
-        _, key, phc = password_hash.split(":", 2)
-        return key, phc
-    return None, password_hash
+def _split(password_hash: str) -> tuple[str | None, str | None, str]:
+    """(tag, pepper id, the rest); (None, None, the whole value) for a bare PHC string, and for
+    a malformed value too, which argon2 then refuses: a mismatch, never an exception."""
+    tag, _, rest = password_hash.partition(":")
+    key, colon, body = rest.partition(":")
+    if tag in (PEPPER_TAG, WRAP_TAG) and key and colon:
+        return tag, key, body
+    return None, None, password_hash
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    """True when ``password`` matches; a malformed hash is a mismatch, not an error."""
-    key, phc = _split(password_hash)
+    """True when ``password`` matches; a malformed hash is a mismatch, not an error. Every
+    mismatch costs one argon2 run, so a bad or unknown hash takes no less time than a wrong
+    password."""
+    tag, key, body = _split(password_hash)
     secret: str | bytes = password
-    if key is not None:
-        _, peppers = _peppers()
-        if key not in peppers:
+    if tag is not None:
+        pepper = _peppers()[1].get(key)
+        if pepper is None:
             log.error("A password hash names pepper %s, which is not configured", key)
+            _spend_argon2(password)
             return False
-        secret = _peppered(password, peppers[key])
+        if tag == WRAP_TAG:
+            return _verify_wrapped(body, password, pepper)
+        secret = _peppered(password, pepper)
     try:
-        return _hasher.verify(phc, secret)
-    except (VerificationError, InvalidHashError):
+        return _hasher.verify(body, secret)
+    except VerifyMismatchError:
+        return False
+    except (VerificationError, InvalidHashError):  # argon2 could not read it: nothing ran
+        _spend_argon2(password)
         return False
 
 
-def needs_rehash(password_hash: str) -> bool:
-    """True when the hash was made with another pepper (or none) or other parameters."""
-    key, phc = _split(password_hash)
+def _verify_wrapped(body: str, password: str, pepper: str) -> bool:
+    parsed = _WRAPPED.fullmatch(body)
+    if parsed is None:
+        _spend_argon2(password)
+        return False
+    variant, version, memory, passes, lanes, length, salt, mac = parsed.groups()
     try:
-        return key != _peppers()[0] or _hasher.check_needs_rehash(phc)
+        raw = hash_secret_raw(
+            password.encode(), _b64decode(salt), time_cost=int(passes), memory_cost=int(memory),
+            parallelism=int(lanes), hash_len=int(length), type=_VARIANTS[variant],
+            version=int(version),
+        )  # fmt: skip
+        stored = _b64decode(mac)
+    except (HashingError, binascii.Error):
+        _spend_argon2(password)
+        return False
+    return hmac.compare_digest(hmac.new(pepper.encode(), raw, hashlib.sha256).digest(), stored)
+
+
+@cache
+def _dummy_phc() -> str:
+    return _hasher.hash(secrets.token_bytes(32))
+
+
+def _spend_argon2(password: str) -> None:
+    """One argon2 verification with the current parameters, its result thrown away."""
+    with suppress(VerificationError):
+        _hasher.verify(_dummy_phc(), password)
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """True when the hash was made with another pepper (or none, or wrapped: see above) or with
+    other parameters."""
+    tag, key, body = _split(password_hash)
+    if tag != PEPPER_TAG or key != _peppers()[0]:
+        return True
+    try:
+        return _hasher.check_needs_rehash(body)
     except InvalidHashError:
         return True
 

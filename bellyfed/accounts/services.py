@@ -14,7 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from bellyfed.accounts.models import User, UserPreferences
-from bellyfed.accounts.passwords import hash_password, needs_rehash, verify_password
+from bellyfed.accounts.passwords import (
+    current_pepper_id,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from bellyfed.core.vocab import DIETARY_TAGS
 from bellyfed.data import preferences_store
 from bellyfed.extensions import db
@@ -71,8 +76,14 @@ def find_account(identifier: str) -> User | None:
     return db.session.scalar(query)
 
 
-@cache
 def _dummy_hash() -> str:
+    """A hash under the current pepper, so an unknown account takes the same path as a known
+    one (a process may hold apps with different peppers: tests, the CLI beside the web app)."""
+    return _dummy_hash_for(current_pepper_id())
+
+
+@cache
+def _dummy_hash_for(pepper_id: str) -> str:  # the cache key: the id hash_password uses now
     return hash_password(secrets.token_urlsafe(16))
 
 

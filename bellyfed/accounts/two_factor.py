@@ -81,7 +81,7 @@ def qr_code(uri: str) -> Markup:
     return Markup(svg)  # noqa: S704 - segno's own markup; the address is inside a path, not text
 
 
-def _fernets() -> list[Fernet]:
+def fernets() -> list[Fernet]:
     """The current key first, then the retired ones."""
     config = current_app.config
     keys = (config["TOTP_ENCRYPTION_KEY"], *config.get("TOTP_ENCRYPTION_KEYS_RETIRED", ()))
@@ -95,20 +95,20 @@ def _derived(key: str) -> bytes:
 
 def encrypt(secret: str) -> str:
     """The secret as stored, under the current key."""
-    return _fernets()[0].encrypt(secret.encode()).decode()
+    return fernets()[0].encrypt(secret.encode()).decode()
 
 
 def decrypt(token: str) -> str | None:
     """A secret ``encrypt`` made (with the current or a retired key), or None."""
     try:
-        return MultiFernet(_fernets()).decrypt(token.encode()).decode()
+        return MultiFernet(fernets()).decrypt(token.encode()).decode()
     except InvalidToken:
         return None
 
 
 def _decrypt(record: TwoFactor) -> str | None:
     """The app's secret; re-encrypted under the current key when a retired key made it."""
-    current, *retired = _fernets()
+    current, *retired = fernets()
     token = record.secret.encode()
     try:
         return current.decrypt(token).decode()

@@ -1,6 +1,7 @@
 """ASVS V2 (authentication) and V3 (session management) items that no other test shows:
 password length limits and the common/breached password list, argon2id's parameters and their
-upgrade at log-in, no truncation, and a privilege change ending the account's sessions."""
+upgrade at log-in, no truncation, the pepper's edge cases, and a privilege change ending the
+account's sessions."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from argon2.exceptions import VerifyMismatchError
 from flask import Flask
 from werkzeug.datastructures import MultiDict
 
-from bellyfed.accounts import passwords
+from bellyfed.accounts import passwords, services
 from bellyfed.accounts.forms import RegistrationForm, ResetPasswordForm
 from bellyfed.accounts.models import User
 from bellyfed.accounts.passwords import (
@@ -223,6 +224,65 @@ def test_a_hash_from_before_peppers_is_peppered_at_the_next_log_in(app, world, n
         assert user.password_hash.startswith("pepper:")
         assert verify_password(user.password_hash, TEST_PASSWORD)
         assert not verify_password(user.password_hash, "a wrong passphrase")
+
+
+class CountingHasher:
+    """passwords._hasher, counting the argon2 verifications it runs (a hash it cannot read is
+    refused before argon2 runs)."""
+
+    def __init__(self, inner: PasswordHasher) -> None:
+        self.inner, self.verified = inner, 0
+
+    def verify(self, phc: str, secret: str | bytes) -> bool:
+        try:
+            result = self.inner.verify(phc, secret)
+        except VerifyMismatchError:
+            self.verified += 1
+            raise
+        self.verified += 1
+        return result
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize(
+    "stored", ["pepper:abc", "pepper:", "pepperwrap:abc", "pepper::$argon2id$", "not a hash"]
+)
+def test_a_malformed_stored_hash_is_a_wrong_password_not_an_error(app, world, new_browser,
+                                                                  monkeypatch, stored):  # fmt: skip
+    UserFactory(username="malformed", password_hash=stored)
+    db.session.flush()
+    hasher = CountingHasher(passwords._hasher)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    browser = new_browser(None)
+    response = browser.post("/auth/login", data={
+        "csrf_token": csrf_token(browser), "identifier": "malformed", "password": TEST_PASSWORD,
+    })  # fmt: skip
+    assert response.status_code == 200  # the form again, with "wrong username or password"
+    assert hasher.verified == 1  # and as long as a wrong password takes
+
+
+def test_a_hash_naming_an_unknown_pepper_still_costs_an_argon2_check(app, monkeypatch, caplog):
+    with peppered(app, PEPPER_A), app.app_context():
+        stored = hash_password(TEST_PASSWORD)
+    hasher = CountingHasher(passwords._hasher)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    with peppered(app, PEPPER_B), app.app_context():
+        assert not verify_password(stored, TEST_PASSWORD)
+    assert hasher.verified == 1
+    assert "names pepper" in caplog.text
+
+
+def test_an_unknown_account_is_checked_under_the_apps_own_pepper(app, db_session, caplog):
+    """The unknown-account dummy hash follows the pepper (one process may run apps with
+    different ones): no "pepper not configured" shortcut, which would be faster."""
+    for pepper in (PEPPER_A, PEPPER_B, PEPPER_A):
+        with peppered(app, pepper):
+            dummy = services._dummy_hash()
+            assert dummy.split(":")[1] == passwords.pepper_id(pepper)
+            assert services.authenticate(None, TEST_PASSWORD) is None
+    assert "names pepper" not in caplog.text
 
 
 def test_a_privilege_change_ends_the_accounts_sessions(app, world, new_browser):
