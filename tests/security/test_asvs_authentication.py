@@ -36,7 +36,7 @@ from bellyfed.dynamo import sessions as session_storage
 from bellyfed.extensions import db
 from tests.factories import TEST_PASSWORD, UserFactory
 from tests.security.conftest import COUNTS
-from tests.web import csrf_token, log_in
+from tests.web import csrf_token, log_in, post
 
 # Passwords of 12+ characters an attacker tries first: listed ones, and the usual disguises.
 COMMON = [
@@ -304,17 +304,27 @@ def test_a_privilege_change_ends_the_accounts_sessions(app, world, new_browser):
 
 
 @pytest.mark.parametrize(
-    ("page", "expected"),
+    ("page", "who", "expected"),
     [
-        ("/auth/login", {"identifier": "username", "password": "current-password"}),
-        ("/auth/register", {"username": "username", "password": "new-password",
-                            "confirm": "new-password"}),
+        ("/auth/login", None, {"identifier": "username", "password": "current-password"}),
+        ("/auth/register", None, {"username": "username", "password": "new-password",
+                                  "confirm": "new-password"}),
+        ("/account/password", "bob", {"current": "current-password", "password": "new-password",
+                                      "confirm": "new-password"}),
+        ("/account/two-factor", "bob", {"code": "one-time-code", "password": "current-password"}),
+        ("/auth/two-factor", "half-way", {"code": "one-time-code"}),
     ],
 )  # fmt: skip
 def test_password_managers_are_told_what_each_field_is_and_pasting_is_never_blocked(
-    new_browser, world, page, expected
+    new_browser, world, page, who, expected
 ):
-    html = new_browser(None).get(page).get_data(as_text=True)
+    client = new_browser(world.bob if who == "bob" else None)
+    if who == "half-way":  # Alice has two-step sign-in on: her right password leads here
+        response = post(
+            client, "/auth/login", {"identifier": "alice_sec", "password": TEST_PASSWORD}
+        )
+        assert response.headers["Location"] == page
+    html = client.get(page).get_data(as_text=True)
     for name, value in expected.items():
         tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', html).group(0)
         assert f'autocomplete="{value}"' in tag, tag
