@@ -93,7 +93,8 @@ def issued_by(call: Callable[[], object]) -> list[tuple[str, Any]]:
     sent: list[tuple[str, Any]] = []
 
     def keep(conn, cursor, statement, parameters, context, executemany) -> None:
-        sent.append((statement, parameters))
+        if not statement.startswith("SET LOCAL"):  # a setting (search's serial plans): no plan
+            sent.append((statement, parameters))
 
     event.listen(db.engine, "before_cursor_execute", keep)
     try:

@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Integer, cast, func, select, text
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, cast, func, select, text
 
 from bellyfed.core.memo import aggregate
 from bellyfed.extensions import db
-from bellyfed.restaurants.models import restaurant_search_documents, search_timezones
-from bellyfed.search.text import matching_documents
+from bellyfed.restaurants.models import City, restaurant_search_documents, search_timezones
+from bellyfed.search import statements
+from bellyfed.search.text import matching_documents, text_values
 
 SLOTS_PER_WEEK = 336  # half hours
 # At most this many candidates are sorted directly; more, and the sort-index walk is used.
@@ -66,18 +67,22 @@ def half_hours_now() -> ColumnElement[list[int]]:
     return select(func.array_agg(slot)).scalar_subquery()
 
 
-def candidates(
-    q: str, term_ids: Sequence[int], city_id: ColumnElement[int] | None
-) -> list[int] | None:
+def candidates(q: str, term_ids: Sequence[int], city: str | None) -> list[int] | None:
     """The restaurants that match the text and open in the current half hour, when there are at
     most FEW_OPEN_MATCHES of them; None when there are more."""
-    docs = restaurant_search_documents.c
-    query = (
-        matching_documents(q, term_ids, city_id)
-        .where(docs.open_slots.overlap(half_hours_now()))
-        .limit(FEW_OPEN_MATCHES + 1)
-    )
-    ids = list(db.session.scalars(query))
+    values = {**text_values(q, term_ids), **({"city": city} if city else {})}
+    values["limit"] = FEW_OPEN_MATCHES + 1
+
+    def build() -> Select:
+        docs = restaurant_search_documents.c
+        city_id = select(City.id).where(City.slug == bindparam("city", city)).scalar_subquery()
+        return (
+            matching_documents(q, term_ids, city_id if city else None)
+            .where(docs.open_slots.overlap(half_hours_now()))
+            .limit(bindparam("limit", FEW_OPEN_MATCHES + 1))
+        )
+
+    ids = [row[0] for row in statements.execute(("candidates", *sorted(values)), build, values)]
     return ids if len(ids) <= FEW_OPEN_MATCHES else None
 
 

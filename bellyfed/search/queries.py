@@ -28,10 +28,10 @@ from sqlalchemy import (
     Time,
     and_,
     any_,
+    bindparam,
     cast,
     exists,
     func,
-    literal,
     or_,
     select,
     true,
@@ -53,14 +53,10 @@ from bellyfed.restaurants.models import (
     SpecialClosure,
     restaurant_cuisines,
 )
-from bellyfed.search import opening
+from bellyfed.search import opening, statements
 from bellyfed.search.cards import Card, card_columns, card_from_row, cards_of
 from bellyfed.search.params import SearchParams, encode_cursor
-from bellyfed.search.text import (
-    MIN_TRIGRAM_QUERY,
-    matching_terms,
-    text_matches,
-)
+from bellyfed.search.text import MIN_TRIGRAM_QUERY, matching_terms, text_matches, text_values
 from bellyfed.search.versions import queue_read_version
 
 PAGE_SIZE = 20
@@ -83,10 +79,12 @@ class SearchPage:
 
 
 def distance_km(lat: float, lng: float) -> ColumnElement[float]:
-    """Great-circle (haversine) distance from the point to each restaurant, in km."""
-    dlat = func.radians(Restaurant.latitude - lat) / 2
-    dlng = func.radians(Restaurant.longitude - lng) / 2
-    a = func.power(func.sin(dlat), 2) + func.cos(func.radians(literal(lat))) * func.cos(
+    """Great-circle (haversine) distance from the point to each restaurant, in km (the point is
+    the parameters ``lat`` and ``lng``)."""
+    lat_, lng_ = bindparam("lat", lat, type_=Float), bindparam("lng", lng, type_=Float)
+    dlat = func.radians(Restaurant.latitude - lat_) / 2
+    dlng = func.radians(Restaurant.longitude - lng_) / 2
+    a = func.power(func.sin(dlat), 2) + func.cos(func.radians(lat_)) * func.cos(
         func.radians(Restaurant.latitude)
     ) * func.power(func.sin(dlng), 2)
     return (2 * EARTH_KM * func.asin(func.sqrt(func.least(a, 1.0)))).cast(Float)
@@ -154,9 +152,44 @@ def _sort_key(params: SearchParams) -> tuple[ColumnElement, bool]:
 
 def _city_id(params: SearchParams) -> ColumnElement[int] | None:
     """The city's id as a scalar subquery (an InitPlan, so the (city_id, sort) indexes serve)."""
-    return (
-        select(City.id).where(City.slug == params.city).scalar_subquery() if params.city else None
-    )
+    if not params.city:
+        return None
+    return select(City.id).where(City.slug == bindparam("city", params.city)).scalar_subquery()
+
+
+def bind_values(
+    params: SearchParams, term_ids: Sequence[int] = (), candidates: Sequence[int] | None = None
+) -> dict[str, object]:
+    """The values of a search's named parameters. Which names are present (with the sort, open
+    now and the page size) is the statement's shape: its SQL is the same for any values."""
+    values: dict[str, object] = {}
+    if params.city:
+        values["city"] = params.city
+    if params.prices:
+        values["prices"] = list(params.prices)
+    if params.cuisines:
+        values["cuisines"] = list(params.cuisines)
+    if params.diets:
+        values["diets"] = list(params.diets)
+    if candidates is not None:
+        values["candidates"] = list(candidates)
+    elif params.q:
+        values.update(text_values(params.q, term_ids))
+    if params.near:
+        lat, lng = values["lat"], values["lng"] = params.near
+        if params.radius_km:
+            dlat = params.radius_km / 111.0
+            dlng = params.radius_km / (111.0 * max(cos(radians(lat)), 0.01))
+            values.update(west=lng - dlng, south=lat - dlat, east=lng + dlng, north=lat + dlat,
+                          radius=params.radius_km)  # fmt: skip
+    if params.cursor is not None:
+        values["cursor_value"], values["cursor_id"] = params.cursor
+    return values
+
+
+def shape(params: SearchParams, page_size: int, values: dict[str, object]) -> tuple:
+    """What ``cards_query``'s SQL depends on (its values aside): the statement cache's key."""
+    return ("cards", page_size, params.sort, params.open_now, *sorted(values))
 
 
 def build_query(
@@ -170,53 +203,52 @@ def build_query(
 
     ``term_ids`` are the dictionary names the text matched (``text.matching_terms``);
     ``candidates``, when given, the restaurants the text matched (``opening.candidates``).
+    Every value is a named parameter (``bind_values``), so the SQL is that of the shape.
     """
+    values = bind_values(params, term_ids, candidates)
+
+    def bound(name: str, type_: object) -> ColumnElement:
+        value = bindparam(name, values[name], type_=type_)
+        # Arrays cast too: typed even where the SQL is rendered with its values (EXPLAIN tests).
+        return cast(value, type_) if isinstance(type_, ARRAY) else value
+
     query = select(Restaurant).where(Restaurant.is_active)
     city_id = _city_id(params)
     if city_id is not None:
         query = query.where(Restaurant.city_id == city_id)
     if params.prices:
-        query = query.where(Restaurant.price_level.in_(params.prices))
+        query = query.where(Restaurant.price_level == any_(bound("prices", ARRAY(Integer))))
     if params.cuisines:  # any of the chosen cuisines
+        chosen = select(Cuisine.id).where(Cuisine.slug == any_(bound("cuisines", ARRAY(Text))))
         query = query.where(
             exists()
             .where(restaurant_cuisines.c.restaurant_id == Restaurant.id)
-            .where(
-                restaurant_cuisines.c.cuisine_id.in_(
-                    select(Cuisine.id).where(Cuisine.slug.in_(params.cuisines))
-                )
-            )
+            .where(restaurant_cuisines.c.cuisine_id.in_(chosen))
         )
     if params.diets:
         query = query.where(
             exists().where(
                 Dish.restaurant_id == Restaurant.id,
-                Dish.dietary_tags.contains(cast(list(params.diets), ARRAY(Text))),
+                Dish.dietary_tags.contains(bound("diets", ARRAY(Text))),
             )
         )
     if candidates is not None:
-        query = query.where(Restaurant.id == any_(cast(list(candidates), ARRAY(BigInteger))))
+        query = query.where(Restaurant.id == any_(bound("candidates", ARRAY(BigInteger))))
     elif params.q:
         query = query.where(text_matches(params.q, term_ids, city_id))
     if params.open_now:
         query = query.where(_open_now())
     distance = distance_km(*params.near) if params.near else None
-    if params.near and params.radius_km:
-        lat, lng = params.near
-        dlat = params.radius_km / 111.0
-        dlng = params.radius_km / (111.0 * max(cos(radians(lat)), 0.01))
-        box = func.box(func.point(lng - dlng, lat - dlat), func.point(lng + dlng, lat + dlat))
+    if distance is not None and params.radius_km:
+        corner = lambda x, y: func.point(bound(x, Float), bound(y, Float))  # noqa: E731
+        box = func.box(corner("west", "south"), corner("east", "north"))
         query = query.where(func.point(Restaurant.longitude, Restaurant.latitude).op("<@")(box))
-        query = query.where(distance <= params.radius_km)
+        query = query.where(distance <= bound("radius", Float))
     key, ascending = _sort_key(params)
     if params.cursor is not None:
-        value, row_id = params.cursor
-        after = (
-            tuple_(key, Restaurant.id) > tuple_(value, row_id)
-            if ascending
-            else tuple_(key, Restaurant.id) < tuple_(value, row_id)
-        )
-        query = query.where(after)
+        after = tuple_(key, Restaurant.id)
+        cursor = tuple_(bound("cursor_value", key.type), bound("cursor_id", BigInteger))
+        query = query.where(after > cursor if ascending else after < cursor)
     order = (key.asc(), Restaurant.id.asc()) if ascending else (key.desc(), Restaurant.id.desc())
     columns = [Restaurant.id, key.label("sort_value")] + (
         [distance.label("distance")] if distance is not None else []
@@ -247,13 +279,19 @@ def search(params: SearchParams, page_size: int = PAGE_SIZE) -> SearchPage:
     """Run the search and return one page of cards."""
     term_ids: list[int] = []
     candidates = None
+    statements.without_parallel_workers()
     if params.q:
         term_ids = matching_terms(params.q)
         if params.open_now and len(params.q) >= MIN_TRIGRAM_QUERY:
             zone = next((c.timezone for c in cities() if c.slug == params.city), None)
             if not opening.busy(zone if params.city else None):
-                candidates = opening.candidates(params.q, term_ids, _city_id(params))
-    rows = db.session.execute(cards_query(params, page_size, term_ids, candidates)).all()
+                candidates = opening.candidates(params.q, term_ids, params.city)
+    values = bind_values(params, term_ids, candidates)
+    rows = statements.execute(
+        shape(params, page_size, values),
+        lambda: cards_query(params, page_size, term_ids, candidates),
+        values,
+    ).all()
     more = len(rows) > page_size
     rows = rows[:page_size]
     next_cursor = encode_cursor(params.sort, rows[-1].sort_value, rows[-1].id) if more else None

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 
 from flask import current_app
-from sqlalchemy import BigInteger, ColumnElement, Select, cast, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, cast, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from bellyfed.extensions import db
@@ -56,24 +56,37 @@ def matching_terms(q: str) -> list[int]:
     return ids
 
 
+def text_values(q: str, term_ids: Sequence[int]) -> dict[str, object]:
+    """The values of the parameters ``text_matches`` binds (by name: ``statements``)."""
+    if len(q) < MIN_TRIGRAM_QUERY:
+        return {"pattern": q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"}
+    return {"q": q, "term_ids": list(term_ids)} if term_ids else {"q": q}
+
+
 def text_matches(
     q: str, term_ids: Sequence[int], city_id: ColumnElement[int] | None
 ) -> ColumnElement[bool]:
     """Restaurants whose name, or one of the names in ``term_ids``, matches ``q``."""
     if len(q) < MIN_TRIGRAM_QUERY:  # a prefix match on names
-        pattern = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return Restaurant.name.ilike(pattern)
+        pattern = text_values(q, term_ids)["pattern"]
+        return Restaurant.name.ilike(bindparam("pattern", pattern, type_=Restaurant.name.type))
     return Restaurant.id.in_(matching_documents(q, term_ids, city_id))
 
 
 def matching_documents(
     q: str, term_ids: Sequence[int], city_id: ColumnElement[int] | None
 ) -> Select:
-    """The ids of the restaurants whose document matches ``q`` (at least MIN_TRIGRAM_QUERY long)."""
+    """The ids of the restaurants whose document matches ``q`` (at least MIN_TRIGRAM_QUERY long).
+
+    ``q`` and ``term_ids`` are the parameters ``q`` and ``term_ids`` (``text_values``)."""
     docs = restaurant_search_documents.c
-    matched = docs.name.op("%>")(q)  # word_similarity(q, name) above the threshold
+    # word_similarity(q, name) above the threshold
+    matched = docs.name.op("%>")(bindparam("q", q, type_=docs.name.type))
     if term_ids:  # the cheap test first: PostgreSQL evaluates OR in the order written
-        matched = or_(docs.term_ids.overlap(cast(list(term_ids), ARRAY(BigInteger))), matched)
+        ids = cast(
+            bindparam("term_ids", list(term_ids), type_=ARRAY(BigInteger)), ARRAY(BigInteger)
+        )
+        matched = or_(docs.term_ids.overlap(ids), matched)
     matching = select(docs.restaurant_id).where(matched)
     if city_id is not None:
         matching = matching.where(docs.city_id == city_id)

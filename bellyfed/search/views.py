@@ -25,6 +25,12 @@ def _options() -> dict[str, object]:
     return {"cities": cities(), "cuisines": cuisines(), "diet_tags": DIETARY_TAGS, "sorts": SORTS}
 
 
+def _restaurant_url() -> str:
+    """The restaurant page's URL without the slug: each card appends its own (a CHECK keeps slugs
+    URL-safe), where a ``url_for`` per card was half of the results' template time."""
+    return url_for("restaurants.detail", slug="-")[:-1]
+
+
 def _personalize(params: SearchParams) -> tuple[SearchParams, str | None]:
     """A signed-in diner's home city, dietary needs and price range fill unset filters."""
     if not current_user.is_authenticated or params.explicit_filters:
@@ -92,5 +98,6 @@ def search() -> ResponseReturnValue:
     )
     return render_page_or_fragment(
         PAGE, FRAGMENT, params=params, page=page, next_url=next_url, notice=notice,
-        everything_url=url_for("search.search", q=params.q or None, all=1), **_options(),
+        everything_url=url_for("search.search", q=params.q or None, all=1),
+        restaurant_url=_restaurant_url(), **_options(),
     )  # fmt: skip
