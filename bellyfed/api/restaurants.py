@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import abort, request, url_for
+from flask import Response, abort, jsonify, request, url_for
 from marshmallow import Schema, fields, validate
 
 from bellyfed.api.cache import cached
@@ -27,6 +28,9 @@ from bellyfed.restaurants.queries import menu_sections, restaurant_by_slug
 from bellyfed.search.cards import Card
 from bellyfed.search.params import MAX_QUERY, MAX_RADIUS_KM, SORTS, BadSearch, parse
 from bellyfed.search.queries import SearchPage, cached_search, known_city
+
+SLUG_MARKER = "slug-marker"
+CardLinks = tuple[Callable[[str], str], Callable[[str], str]]
 
 blp = Blueprint("api_restaurants", __name__, description="Restaurants: search and detail.")
 PAGE_SIZE = 20
@@ -155,17 +159,33 @@ def summary(restaurant: Restaurant) -> dict[str, Any]:
     return card_summary(Card.of(restaurant, is_open=state.is_open))
 
 
-def card_summary(card: Card, *, distance: float | None = None) -> dict[str, Any]:
-    """The list view of a restaurant, from its results card."""
+def slug_url(endpoint: str) -> Callable[[str], str]:
+    """``url_for(endpoint, slug=..., _external=True)`` for many slugs at the cost of one: slugs
+    are URL-safe (a CHECK on restaurants), so each is put in place of a marker."""
+    head, _, tail = url_for(endpoint, slug=SLUG_MARKER, _external=True).partition(SLUG_MARKER)
+    return lambda slug: f"{head}{slug}{tail}"
+
+
+def card_summary(
+    card: Card, *, distance: float | None = None, links: CardLinks | None = None
+) -> dict[str, Any]:
+    """The list view of a restaurant, from its results card (``links``: a page of them shares
+    one pair of URL builders)."""
+    api_url, web_url = links or card_links()
     return {
-        "id": card.id, "slug": card.slug, "name": card.name, "city": card.city,
+        "id": card.id, "slug": card.slug, "name": card.name,
+        "city": {"slug": card.city.slug, "name": card.city.name},
         "cuisines": list(card.cuisines), "price_level": card.price_level, "rating": card.rating,
         "review_count": card.review_count, "rankers": card.rankers,
         "latitude": card.latitude, "longitude": card.longitude, "open_now": card.is_open,
         "distance_km": round(distance, 3) if distance is not None else None,
-        "url": url_for("api_restaurants.detail", slug=card.slug, _external=True),
-        "web_url": url_for("restaurants.detail", slug=card.slug, _external=True),
+        "url": api_url(card.slug), "web_url": web_url(card.slug),
     }  # fmt: skip
+
+
+def card_links() -> CardLinks:
+    """Builders of a card's API and web URLs."""
+    return slug_url("api_restaurants.detail"), slug_url("restaurants.detail")
 
 
 def menu_dish(dish: Dish, standing: Standing | None) -> dict[str, Any]:
@@ -189,11 +209,13 @@ def menu_dish(dish: Dish, standing: Standing | None) -> dict[str, Any]:
 @cached(clock=True)
 @blp.arguments(SearchArgs, location="query", as_kwargs=True)
 @blp.response(200, RestaurantPageSchema)
-def listing(**_: Any) -> dict[str, Any]:
+def listing(**_: Any) -> Response:
     """Search restaurants: the same filters, sorts and cursor pages as the search page.
 
     Not personalized: the web page fills unset filters from a signed-in diner's preferences; the
-    API answers exactly what was asked.
+    API answers exactly what was asked. The body is built JSON-ready and sent as it is: the
+    schema documents it (and a test holds the two equal), where dumping 20 cards through
+    marshmallow was a tenth of an uncached search's time.
     """
     try:
         params = parse(request.args)
@@ -202,16 +224,22 @@ def listing(**_: Any) -> dict[str, Any]:
     if params.city and not known_city(params.city):
         abort(400, description=f"We don't know a city called “{params.city}”.")
     page: SearchPage = cached_search(params, PAGE_SIZE)
+    links = card_links()
     next_url = (
         url_for(".listing", **params.query_args(), cursor=page.next_cursor, _external=True)
         if page.next_cursor
         else None
     )
-    return {
-        "items": [card_summary(c, distance=page.distances.get(c.id)) for c in page.restaurants],
-        "next_cursor": page.next_cursor,
-        "next": next_url,
-    }
+    return jsonify(
+        {
+            "items": [
+                card_summary(c, distance=page.distances.get(c.id), links=links)
+                for c in page.restaurants
+            ],
+            "next_cursor": page.next_cursor,
+            "next": next_url,
+        }
+    )
 
 
 @blp.get("/restaurants/<slug>")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
+from flask import url_for
 from werkzeug.datastructures import MultiDict
 
+from bellyfed.api.restaurants import RestaurantPageSchema
 from bellyfed.search.params import parse
 from bellyfed.search.queries import search
 from tests.api.conftest import problem
@@ -39,6 +41,14 @@ def test_list_matches_the_search_page_query_and_pages_by_cursor(api, app, db_ses
     assert item["city"] == {"slug": "penang", "name": "Penang"}
     assert item["cuisines"] == ["Nyonya"]
     assert item["url"].endswith(f"/api/v1/restaurants/{item['slug']}")
+    # Sent as built, not dumped through the schema: the two must agree (types, keys, nulls).
+    assert RestaurantPageSchema().dump(body) == body
+    assert {type(item["latitude"]), type(item["rating"] or 0.0)} <= {float}
+    with app.test_request_context(base_url="http://localhost"):  # links built once per page
+        for listed in body["items"]:
+            slug = listed["slug"]
+            assert listed["url"] == url_for("api_restaurants.detail", slug=slug, _external=True)
+            assert listed["web_url"] == url_for("restaurants.detail", slug=slug, _external=True)
     assert body["next"]
     assert body["next_cursor"]
 
