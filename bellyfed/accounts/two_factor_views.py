@@ -89,18 +89,14 @@ def start_login(user: User, next_path: str) -> ResponseReturnValue:
     return redirect(url_for("accounts.two_factor_login"))
 
 
-def pending_user_id() -> int | None:
-    """The account a half-way log-in is for (accounts.sessions files the session under it)."""
-    pending = session.get(PENDING_KEY)
-    user_id = pending.get("user") if isinstance(pending, dict) else None
-    return user_id if isinstance(user_id, int) else None
-
-
 def _pending_user() -> tuple[User | None, dict]:
+    """The account a half-way log-in is for, and its state; (None, {}) once it has lapsed, or
+    when the account was deactivated or its password changed since."""
     pending = session.get(PENDING_KEY)
     if not isinstance(pending, dict) or pending.get("until", 0) < time.time():
         return None, {}
-    user = db.session.get(User, pending_user_id())
+    user_id = pending.get("user")
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
     if user is None or not user.is_active or pending.get("password") != _fingerprint(user):
         return None, {}
     return user, pending
